@@ -1,0 +1,28 @@
+"""Staff accounts: one role each, a department, and an employee number."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+from ajeya.core.models import Department
+from ajeya.core.roles import MFA_REQUIRED_ROLES, Role
+
+
+class User(AbstractUser):
+    full_name = models.CharField(max_length=150)
+    role = models.CharField(max_length=30, choices=Role.choices)
+    department = models.ForeignKey(
+        Department, null=True, blank=True, on_delete=models.PROTECT, related_name="staff"
+    )
+    employee_id = models.CharField(max_length=30, blank=True)
+
+    class Meta:
+        ordering = ["username"]
+
+    def __str__(self) -> str:
+        return f"{self.full_name or self.username} ({self.get_role_display()})"
+
+    @property
+    def mfa_required(self) -> bool:
+        return self.role in MFA_REQUIRED_ROLES

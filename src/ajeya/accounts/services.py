@@ -1,0 +1,186 @@
+"""Every write to staff accounts: create, password, two-factor enrolment and reset.
+
+Each records a ledger entry; the state kept there never holds a password hash or
+a TOTP secret.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from ajeya.accounts.models import User
+from ajeya.core.errors import ValidationFailed
+from ajeya.core.models import Department
+from ajeya.core.roles import Perm, Role, require_perm
+from ajeya.ledger import services as ledger
+from ajeya.ledger.models import LedgerAction
+
+SUBJECT = "accounts.user"
+_PUBLIC_FIELDS = (
+    "id",
+    "username",
+    "full_name",
+    "role",
+    "department_id",
+    "employee_id",
+    "is_active",
+    "is_staff",
+    "is_superuser",
+)
+
+
+def user_state(user: User) -> dict:
+    return {name: getattr(user, name) for name in _PUBLIC_FIELDS}
+
+
+def user_create(
+    *,
+    actor: User | None,
+    username: str,
+    full_name: str,
+    role: Role | str,
+    password: str,
+    department: Department | None = None,
+    employee_id: str = "",
+    superuser: bool = False,
+) -> User:
+    """Create a staff account. `actor=None` is the bootstrap path (CLI, seeding)."""
+    if actor is not None:
+        require_perm(actor, Perm.STAFF_MANAGE)
+    errors: dict[str, list[str]] = {}
+    username = username.strip()
+    if not username:
+        errors["username"] = ["Enter a username."]
+    if role not in Role.values:
+        errors["role"] = [f"Unknown role {role!r}; choose one of {', '.join(Role.values)}."]
+    if not full_name.strip():
+        errors["full_name"] = ["Enter the person's full name."]
+    candidate = User(username=username, full_name=full_name, role=role)
+    try:
+        validate_password(password, candidate)
+    except ValidationError as exc:
+        errors["password"] = list(exc.messages)
+    if errors:
+        raise ValidationFailed(errors)
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(
+                username=username,
+                password=password,
+                full_name=full_name.strip(),
+                role=role,
+                department=department,
+                employee_id=employee_id,
+                is_staff=superuser,
+                is_superuser=superuser,
+            )
+            ledger.record(
+                ledger.Change(
+                    action=LedgerAction.CREATE,
+                    subject_type=SUBJECT,
+                    subject_id=str(user.pk),
+                    after=user_state(user),
+                    actor=actor,
+                )
+            )
+    except IntegrityError:
+        raise ValidationFailed({"username": [f"The username {username!r} is taken."]}) from None
+    return user
+
+
+def user_set_password(*, actor: User | None, user: User, password: str, reason: str) -> None:
+    if actor is not None and actor.pk != user.pk:
+        require_perm(actor, Perm.STAFF_MANAGE)
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationFailed({"password": list(exc.messages)}) from None
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        ledger.record(
+            ledger.Change(
+                action=LedgerAction.UPDATE,
+                subject_type=SUBJECT,
+                subject_id=str(user.pk),
+                before=user_state(user),
+                after=user_state(user),
+                reason=reason or "password changed",
+                actor=actor,
+            )
+        )
+
+
+def totp_device_start(*, user: User) -> TOTPDevice:
+    """Begin enrolment: an unconfirmed device whose secret the user scans as a QR code."""
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+        return TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+
+
+def totp_device_confirm(*, user: User, device: TOTPDevice, token: str) -> None:
+    """Finish enrolment once the user proves the app shows the right code."""
+    if device.user_id != user.pk or device.confirmed:
+        raise ValidationFailed({"token": ["This enrolment has expired; start again."]})
+    if not device.verify_token(token.strip()):
+        raise ValidationFailed({"token": ["That code is wrong or expired; try the current one."]})
+    with transaction.atomic():
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        ledger.record(
+            ledger.Change(
+                action=LedgerAction.UPDATE,
+                subject_type=SUBJECT,
+                subject_id=str(user.pk),
+                before=user_state(user),
+                after=user_state(user),
+                reason="two-factor authenticator enrolled",
+                actor=user,
+            )
+        )
+
+
+def totp_reset(*, actor: User, user: User, reason: str) -> None:
+    """Remove a user's authenticators (lost phone); they must enrol again at next login."""
+    require_perm(actor, Perm.STAFF_MANAGE)
+    if not reason.strip():
+        raise ValidationFailed({"reason": ["Say why two-factor is being reset."]})
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=user).delete()
+        ledger.record(
+            ledger.Change(
+                action=LedgerAction.UPDATE,
+                subject_type=SUBJECT,
+                subject_id=str(user.pk),
+                before=user_state(user),
+                after=user_state(user),
+                reason=f"two-factor reset: {reason.strip()}",
+                actor=actor,
+            )
+        )
+
+
+def user_unlock(*, actor: User, user: User, reason: str) -> int:
+    """Lift a lockout after failed logins; returns how many lockout records were cleared."""
+    from axes.utils import reset
+
+    require_perm(actor, Perm.STAFF_MANAGE)
+    if not reason.strip():
+        raise ValidationFailed({"reason": ["Say why the account is being unlocked."]})
+    with transaction.atomic():
+        cleared = reset(username=user.username)
+        ledger.record(
+            ledger.Change(
+                action=LedgerAction.UPDATE,
+                subject_type=SUBJECT,
+                subject_id=str(user.pk),
+                before=user_state(user),
+                after=user_state(user),
+                reason=f"lockout lifted: {reason.strip()}",
+                actor=actor,
+            )
+        )
+    return cleared

@@ -1,0 +1,269 @@
+"""The `ajeya` command: demo, serve, migrate, seed, createadmin, and Django's own commands.
+
+Every failure ends with one readable line on stderr and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Callable
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+EXIT_USAGE = 2
+
+
+class CLIError(Exception):
+    """A refusal the operator can act on; printed as one line."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ajeya.config.settings")
+    import django
+
+    django.setup()
+
+
+# --- commands ------------------------------------------------------------------------
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from django.core.management import call_command
+
+    with out.status("Bringing the database schema up to date…"):
+        call_command("migrate", interactive=False, verbosity=0)
+    out.print("Database schema is up to date.")
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    logins = run_seed(patients=args.patients, seed=args.seed)
+    print_logins(logins)
+    return 0
+
+
+def run_seed(*, patients: int, seed: int):
+    from ajeya.accounts.models import User
+    from ajeya.accounts.seed import seed_staff
+    from ajeya.core.roles import Role
+    from ajeya.core.seed import seed_departments
+    from ajeya.patients.seed import seed_patients
+
+    if patients < 0:
+        raise CLIError("--patients must be zero or more", EXIT_USAGE)
+    departments = seed_departments()
+    logins = seed_staff(departments)
+    clerks = list(User.objects.filter(role=Role.REGISTRATION_CLERK).order_by("pk"))
+    with _progress() as progress:
+        task = progress.add_task("Patients", total=patients)
+        seed_patients(
+            patients, seed=seed, clerks=clerks, progress=lambda n: progress.advance(task, n)
+        )
+    out.print(f"Seeded {len(departments)} departments, {len(logins)} staff, {patients} patients.")
+    return logins
+
+
+def cmd_createadmin(args: argparse.Namespace) -> int:
+    from ajeya.accounts import services
+    from ajeya.core.roles import MFA_REQUIRED_ROLES
+
+    password = _read_new_password(args.password_stdin)
+    user = services.user_create(
+        actor=None,
+        username=args.username,
+        full_name=args.full_name,
+        role=args.role,
+        password=password,
+        superuser=True,
+    )
+    out.print(f"Created {user.username} ({user.get_role_display()}).")
+    if user.role in MFA_REQUIRED_ROLES:
+        out.print("They will set up two-factor authentication at their first login.")
+    return 0
+
+
+def _read_new_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+        if not password:
+            raise CLIError("no password on standard input")
+        return password
+    if not sys.stdin.isatty():
+        raise CLIError("no terminal to ask for a password; use --password-stdin", EXIT_USAGE)
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Password (again): "):
+        raise CLIError("the two passwords differ")
+    return first
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    bind = f"{args.host}:{args.port}"
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "ajeya.config.wsgi:application",
+        "--bind",
+        bind,
+        "--workers",
+        str(args.workers),
+        "--threads",
+        str(args.threads),
+        "--access-logfile",
+        "-",
+        "--forwarded-allow-ips",
+        "127.0.0.1",
+    ]
+    out.print(f"Serving Ajeya at http://{bind}/ (Ctrl+C stops it)")
+    sys.stdout.flush()
+    os.execv(sys.executable, argv)  # noqa: S606 - replaces this process with gunicorn
+    return 0  # pragma: no cover
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ajeya.patients.models import Patient
+
+    cmd_migrate(args)
+    if Patient.objects.exists():
+        out.print("Demo data is already there; giving the demo accounts fresh passwords.")
+        logins = run_seed(patients=0, seed=args.seed)
+    else:
+        logins = run_seed(patients=args.patients, seed=args.seed)
+    print_logins(logins, url=f"http://{args.host}:{args.port}/")
+    if args.no_serve:
+        return 0
+    return cmd_serve(args)
+
+
+def cmd_manage(args: argparse.Namespace) -> int:
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["ajeya manage", *args.rest])
+    return 0
+
+
+# --- output helpers ------------------------------------------------------------------
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=out,
+        transient=False,
+    )
+
+
+def print_logins(logins, url: str | None = None) -> None:
+    table = Table(title="Demo logins (passwords are new on every run)")
+    table.add_column("Username")
+    table.add_column("Password")
+    table.add_column("Role")
+    table.add_column("Two-factor")
+    for login in logins:
+        table.add_row(
+            login.username,
+            login.password,
+            login.role,
+            "set up at first login" if login.needs_two_factor else "optional",
+        )
+    out.print(table)
+    if url:
+        out.print(f"Open {url} and log in with one of the accounts above.")
+
+
+# --- parser and entry point ----------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ajeya.core.roles import Role
+
+    parser = argparse.ArgumentParser(prog="ajeya", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Callable, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(func=func)
+        return p
+
+    def serve_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=8000)
+        p.add_argument("--workers", type=int, default=2)
+        p.add_argument("--threads", type=int, default=4)
+
+    demo = add("demo", cmd_demo, "migrate, seed a demo hospital, print the logins, serve it")
+    serve_options(demo)
+    demo.add_argument("--patients", type=int, default=300)
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--no-serve", action="store_true", help="stop after seeding")
+
+    serve_options(add("serve", cmd_serve, "serve the web application with gunicorn"))
+    add("migrate", cmd_migrate, "create or update the database schema")
+
+    seed = add("seed", cmd_seed, "add demo departments, staff and patients (deterministic)")
+    seed.add_argument("--patients", type=int, default=300)
+    seed.add_argument("--seed", type=int, default=1)
+
+    admin = add("createadmin", cmd_createadmin, "create an administrator account")
+    admin.add_argument("--username", required=True)
+    admin.add_argument("--full-name", required=True)
+    admin.add_argument("--role", choices=Role.values, default=Role.HOSPITAL_ADMIN)
+    admin.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+
+    manage = add("manage", cmd_manage, "run a Django management command")
+    manage.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from django.core.exceptions import ImproperlyConfigured
+    from django.db import DatabaseError
+
+    try:
+        _setup_django()
+        args = build_parser().parse_args(argv)
+        from ajeya.core import context
+        from ajeya.core.errors import ApplicationError
+
+        ctx = context.RequestContext(
+            user_agent=f"ajeya {args.command}",
+            request_id=context.new_request_id(),
+            channel="cli",
+        )
+        try:
+            with context.bind(ctx):
+                return args.func(args)
+        except ApplicationError as exc:
+            raise CLIError(exc.message, exc.exit_code) from None
+    except CLIError as exc:
+        err.print(f"ajeya: error: {exc}")
+        return exc.exit_code
+    except ImproperlyConfigured as exc:
+        err.print(f"ajeya: configuration error: {exc}")
+        return EXIT_USAGE
+    except DatabaseError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        err.print(f"ajeya: database error: {first_line}")
+        return 1
+    except KeyboardInterrupt:
+        err.print("ajeya: interrupted")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

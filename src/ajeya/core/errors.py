@@ -1,0 +1,56 @@
+"""One family of application errors, each with a stable code and a message for people.
+
+Views, the API and the CLI map these in one place each (core.middleware for HTTP,
+ajeya.cli for the command line), so a user never sees a traceback.
+"""
+
+from __future__ import annotations
+
+
+class ApplicationError(Exception):
+    code = "error"
+    http_status = 400
+    exit_code = 1
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ValidationFailed(ApplicationError):
+    """Input was refused; `errors` maps a field name (or "__all__") to messages."""
+
+    code = "invalid"
+    http_status = 422
+
+    def __init__(self, errors: dict[str, list[str]] | str, *, code: str | None = None) -> None:
+        if isinstance(errors, str):
+            errors = {"__all__": [errors]}
+        self.errors = errors
+        summary = "; ".join(
+            f"{field}: {msg}" if field != "__all__" else msg
+            for field, msgs in errors.items()
+            for msg in msgs
+        )
+        super().__init__(summary, code=code)
+
+
+class PermissionRefused(ApplicationError):
+    code = "forbidden"
+    http_status = 403
+    exit_code = 3
+
+
+class NotFound(ApplicationError):
+    code = "not_found"
+    http_status = 404
+
+
+class Conflict(ApplicationError):
+    code = "conflict"
+    http_status = 409

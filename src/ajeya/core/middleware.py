@@ -1,0 +1,41 @@
+"""Request context for the ledger, and the one place application errors become pages."""
+
+from __future__ import annotations
+
+import re
+
+from django.shortcuts import render
+
+from ajeya.core import context
+from ajeya.core.errors import ApplicationError
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+
+
+class RequestContextMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        supplied = request.META.get("HTTP_X_REQUEST_ID", "")
+        ctx = context.RequestContext(
+            ip=context.client_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
+            request_id=supplied if _REQUEST_ID.match(supplied) else context.new_request_id(),
+            channel="web",
+        )
+        request.request_id = ctx.request_id
+        with context.bind(ctx):
+            response = self.get_response(request)
+        response["X-Request-ID"] = ctx.request_id
+        return response
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, ApplicationError):
+            return render(
+                request,
+                "core/error.html",
+                {"title": "That could not be done", "message": exception.message},
+                status=exception.http_status,
+            )
+        return None

@@ -1,0 +1,110 @@
+"""The one page layout every printed document shares: hospital header, title,
+printed-by and printed-at (IST), and "page n of m" on every page.
+
+A document module supplies only its body: a function that draws on the canvas
+below the header and returns nothing.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+from django.conf import settings
+from reportlab.graphics import renderPDF
+from reportlab.graphics.barcode import code128, qr
+from reportlab.graphics.shapes import Drawing
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen import canvas as rl_canvas
+
+from ajeya.core import clock
+
+FONT, FONT_BOLD = "AjeyaSans", "AjeyaSans-Bold"
+_registered = False
+
+
+def _register_fonts() -> None:
+    """Vera ships inside reportlab, so printing works on a machine with no system fonts."""
+    global _registered
+    if not _registered:
+        pdfmetrics.registerFont(TTFont(FONT, "Vera.ttf"))
+        pdfmetrics.registerFont(TTFont(FONT_BOLD, "VeraBd.ttf"))
+        _registered = True
+
+
+class _NumberedCanvas(rl_canvas.Canvas):
+    """Holds each page until the end so the footer can say "page n of m"."""
+
+    def __init__(self, *args, footer: Callable[[rl_canvas.Canvas, int, int], None], **kwargs):
+        super().__init__(*args, **kwargs)
+        self._pages: list[dict] = []
+        self._footer = footer
+
+    def showPage(self):
+        self._pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self):
+        total = len(self._pages)
+        for number, state in enumerate(self._pages, start=1):
+            self.__dict__.update(state)
+            self._footer(self, number, total)
+            super().showPage()
+        super().save()
+
+
+def render(
+    *,
+    title: str,
+    printed_by: str,
+    pagesize: tuple[float, float],
+    draw_body: Callable[[rl_canvas.Canvas, float], None],
+    margin: float = 8 * mm,
+) -> bytes:
+    """Draw a document and return its PDF bytes. `draw_body(canvas, top_y)` draws the
+    content starting below the header, and calls `canvas.showPage()` between pages."""
+    _register_fonts()
+    width, height = pagesize
+    printed_at = clock.local(clock.now()).strftime("%d-%m-%Y %H:%M IST")
+
+    def header(c: rl_canvas.Canvas) -> float:
+        c.setFont(FONT_BOLD, 11)
+        c.drawString(margin, height - margin - 4 * mm, settings.AJEYA_HOSPITAL_NAME)
+        c.setFont(FONT, 9)
+        c.drawRightString(width - margin, height - margin - 4 * mm, title)
+        c.setLineWidth(0.6)
+        c.line(margin, height - margin - 6 * mm, width - margin, height - margin - 6 * mm)
+        return height - margin - 11 * mm
+
+    def footer(c: rl_canvas.Canvas, number: int, total: int) -> None:
+        c.setFont(FONT, 6.5)
+        c.drawString(margin, margin - 3 * mm, f"Printed by {printed_by} at {printed_at}")
+        c.drawRightString(width - margin, margin - 3 * mm, f"Page {number} of {total}")
+
+    buffer = io.BytesIO()
+    c = _NumberedCanvas(buffer, pagesize=pagesize, footer=footer)
+    c.setTitle(title)
+    c.setAuthor(settings.AJEYA_HOSPITAL_NAME)
+    c.setCreator("Ajeya")
+    top = header(c)
+    draw_body(c, top)
+    c.showPage()
+    c.save()
+    return buffer.getvalue()
+
+
+def draw_code128(c: rl_canvas.Canvas, value: str, x: float, y: float, *, height: float) -> float:
+    """Draw a Code 128 barcode with its bottom-left at (x, y); return its width."""
+    barcode = code128.Code128(value, barHeight=height, barWidth=0.33 * mm, quiet=False)
+    barcode.drawOn(c, x, y)
+    return barcode.width
+
+
+def draw_qr(c: rl_canvas.Canvas, value: str, x: float, y: float, *, size: float) -> None:
+    widget = qr.QrCodeWidget(value, barLevel="M")
+    x0, y0, x1, y1 = widget.getBounds()
+    drawing = Drawing(size, size, transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), 0, 0])
+    drawing.add(widget)
+    renderPDF.draw(drawing, c, x, y)

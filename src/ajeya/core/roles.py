@@ -1,0 +1,132 @@
+"""Roles, the permissions each role holds, and how pages and services ask for them.
+
+The matrix is code, not database rows, so it is reviewed like code and the test
+matrix in tests/core/test_role_matrix.py checks every page against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import models
+
+from ajeya.core.errors import PermissionRefused
+
+
+class Role(models.TextChoices):
+    REGISTRATION_CLERK = "registration_clerk", "Registration clerk"
+    DOCTOR = "doctor", "Doctor"
+    NURSE = "nurse", "Nurse"
+    LAB_TECHNICIAN = "lab_technician", "Lab technician"
+    PATHOLOGIST = "pathologist", "Pathologist"
+    BILLING_CLERK = "billing_clerk", "Billing clerk"
+    HOSPITAL_ADMIN = "hospital_admin", "Hospital administrator"
+    IT_SECURITY = "it_security", "IT/security administrator"
+    AUDITOR = "auditor", "Auditor"
+
+
+# These roles can do the most harm with a stolen password, so they must use TOTP.
+MFA_REQUIRED_ROLES = frozenset({Role.HOSPITAL_ADMIN, Role.IT_SECURITY, Role.AUDITOR})
+
+
+class Perm(models.TextChoices):
+    PATIENT_VIEW = "patient.view", "Search and view patients"
+    PATIENT_REGISTER = "patient.register", "Register new patients"
+    PATIENT_EDIT = "patient.edit", "Correct patient demographics"
+    PATIENT_PRINT_SLIP = "patient.print_slip", "Print registration slips"
+    STAFF_VIEW = "staff.view", "See staff accounts"
+    STAFF_MANAGE = "staff.manage", "Create staff accounts, reset two-factor, unlock"
+
+
+_CLINICAL_READERS = {
+    Role.REGISTRATION_CLERK,
+    Role.DOCTOR,
+    Role.NURSE,
+    Role.LAB_TECHNICIAN,
+    Role.PATHOLOGIST,
+    Role.BILLING_CLERK,
+    Role.HOSPITAL_ADMIN,
+    Role.AUDITOR,
+}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
+    role: frozenset(
+        perm
+        for perm, holders in {
+            Perm.PATIENT_VIEW: _CLINICAL_READERS,
+            Perm.PATIENT_REGISTER: {Role.REGISTRATION_CLERK},
+            Perm.PATIENT_EDIT: {Role.REGISTRATION_CLERK},
+            Perm.PATIENT_PRINT_SLIP: {Role.REGISTRATION_CLERK},
+            Perm.STAFF_VIEW: {Role.IT_SECURITY, Role.HOSPITAL_ADMIN, Role.AUDITOR},
+            Perm.STAFF_MANAGE: {Role.IT_SECURITY},
+        }.items()
+        if role in holders
+    )
+    for role in Role
+}
+
+
+def has_perm(user: Any, perm: Perm) -> bool:
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    try:
+        role = Role(user.role)
+    except ValueError:
+        return False
+    return perm in ROLE_PERMISSIONS[role]
+
+
+def require_perm(user: Any, perm: Perm) -> None:
+    """Services call this first: the same rule holds for pages, the CLI and any future API."""
+    if not has_perm(user, perm):
+        raise PermissionRefused(f"Your role may not do this ({Perm(perm).label.lower()}).")
+
+
+# Markers a view carries so the role-matrix test can prove every page declares its rule.
+PUBLIC = "public"
+AUTHENTICATED = "authenticated"
+
+
+def _to_login(request):
+    # Imported here: auth.views needs the user model, which imports this module.
+    from django.contrib.auth.views import redirect_to_login
+
+    return redirect_to_login(request.get_full_path())
+
+
+def _mark(view: Callable[..., Any], requirement: str) -> Callable[..., Any]:
+    view.required_permission = requirement  # type: ignore[attr-defined]
+    return view
+
+
+def public(view: Callable[..., Any]) -> Callable[..., Any]:
+    """A page anyone may open, logged in or not (login, the TV queue display)."""
+    return _mark(view, PUBLIC)
+
+
+def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return _to_login(request)
+        return view(request, *args, **kwargs)
+
+    return _mark(wrapped, AUTHENTICATED)
+
+
+def permission_required(perm: Perm) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return _to_login(request)
+            if not has_perm(request.user, perm):
+                raise PermissionDenied(f"Your role may not do this ({perm.label.lower()}).")
+            return view(request, *args, **kwargs)
+
+        return _mark(wrapped, perm)
+
+    return decorator

@@ -1,0 +1,43 @@
+"""The home page and the error pages."""
+
+from __future__ import annotations
+
+from django.shortcuts import render
+
+from ajeya.core.roles import login_required
+
+
+@login_required
+def home(request):
+    return render(request, "core/home.html")
+
+
+def permission_denied(request, exception=None):
+    message = (
+        str(exception) if exception and str(exception) else "Your role may not open this page."
+    )
+    return render(
+        request, "core/error.html", {"title": "Not allowed", "message": message}, status=403
+    )
+
+
+def page_not_found(request, exception=None):
+    return render(
+        request,
+        "core/error.html",
+        {"title": "Not found", "message": "There is nothing at this address."},
+        status=404,
+    )
+
+
+def server_error(request):
+    return render(
+        request,
+        "core/error.html",
+        {
+            "title": "Something went wrong",
+            "message": "The error has been logged. Nothing you entered was half-saved; "
+            "try again, and tell IT if it happens again.",
+        },
+        status=500,
+    )

@@ -1,0 +1,162 @@
+"""Finding patients: by UHID, phone, ABHA or name (prefix and sounds-like), and duplicates."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.db.models import QuerySet
+from rapidfuzz import fuzz
+
+from ajeya.core import identifiers
+from ajeya.core.errors import NotFound
+from ajeya.patients import names, validators
+from ajeya.patients.models import Patient, PatientNameToken
+
+FUZZY_CANDIDATE_LIMIT = 2000
+FUZZY_MIN_SCORE = 70
+MAX_QUERY_LENGTH = 100
+
+
+@dataclass
+class SearchResult:
+    kind: str  # uhid, phone, abha, name, similar, empty
+    patients: QuerySet[Patient] | list[Patient]
+    message: str = ""
+    scores: dict[int, float] = field(default_factory=dict)
+
+
+def patient_get(uhid: str) -> Patient:
+    value = identifiers.normalise_uhid(uhid)
+    patient = Patient.objects.filter(uhid=value).select_related("registered_by").first()
+    if patient is None:
+        raise NotFound(f"No patient has UHID {uhid}.")
+    return patient
+
+
+def _by_name_prefix(words: list[str]) -> QuerySet[Patient]:
+    qs = Patient.objects.all()
+    for word in words:
+        # A range, not LIKE: it uses the token index on SQLite and PostgreSQL alike.
+        matching = PatientNameToken.objects.filter(token__gte=word, token__lt=word + "\uffff")
+        qs = qs.filter(pk__in=matching.values("patient_id"))
+    return qs.order_by("name_key", "id")
+
+
+def _by_name_similar(query: str, *, limit: int = FUZZY_CANDIDATE_LIMIT) -> SearchResult:
+    keys = [k for k in (names.skeleton(t) for t in names.tokens(query)) if k]
+    if not keys:
+        return SearchResult("similar", [], "Sounds-like search works on names in Latin letters.")
+    candidate_ids = (
+        PatientNameToken.objects.filter(skeleton__in=keys)
+        .values_list("patient_id", flat=True)
+        .distinct()[:limit]
+    )
+    folded, sounds = names.fold(query), names.phonetic_string(query)
+    scored = []
+    for patient in Patient.objects.filter(pk__in=list(candidate_ids)):
+        score = max(
+            fuzz.token_set_ratio(folded, patient.name_key),
+            fuzz.token_set_ratio(sounds, names.phonetic_string(patient.name)) - 5,
+        )
+        if score >= FUZZY_MIN_SCORE:
+            scored.append((score, patient))
+    scored.sort(key=lambda pair: (-pair[0], pair[1].name_key, pair[1].pk))
+    return SearchResult(
+        "similar", [p for _, p in scored], scores={p.pk: round(s) for s, p in scored}
+    )
+
+
+def patient_search(query: str, *, similar: bool = False) -> SearchResult:
+    """Decide what the clerk typed and search by it. Never raises on odd input."""
+    query = (query or "").strip()[:MAX_QUERY_LENGTH]
+    if not query:
+        return SearchResult("empty", [], "Type a UHID, a phone number, an ABHA number or a name.")
+    compact = identifiers.normalise_uhid(validators.normalise_phone(query))
+    if compact.isdigit():
+        return _by_number(query, compact)
+    words = names.tokens(query)
+    if not words:
+        return SearchResult("empty", [], "Type at least one letter or digit to search.")
+    if similar:
+        return _by_name_similar(query)
+    prefix = _by_name_prefix(words)
+    if not prefix.exists():
+        result = _by_name_similar(query)
+        result.message = "No name starts like that; showing names that sound similar."
+        return result
+    return SearchResult("name", prefix)
+
+
+def _by_number(query: str, digits: str) -> SearchResult:
+    raw = identifiers.normalise_uhid(query)
+    if len(raw) == identifiers.UHID_LENGTH and raw.isdigit():
+        qs = Patient.objects.filter(uhid=raw)
+        message = ""
+        if not identifiers.verhoeff_valid(raw):
+            message = "That UHID's check digit does not match: a digit may be mistyped."
+        return SearchResult("uhid", qs, message)
+    if len(digits) == 10:
+        return SearchResult("phone", Patient.objects.filter(phone=digits).order_by("name_key"))
+    if len(raw) == 14:
+        return SearchResult("abha", Patient.objects.filter(abha_number=raw))
+    return SearchResult(
+        "empty",
+        [],
+        "Numbers are searched whole: a 12-digit UHID, a 10-digit mobile number "
+        "or a 14-digit ABHA number.",
+    )
+
+
+@dataclass
+class Duplicate:
+    patient: Patient
+    reasons: list[str]
+
+
+def patient_likely_duplicates(
+    *,
+    name: str,
+    phone: str = "",
+    date_of_birth: dt.date | None = None,
+    abha_number: str = "",
+    exclude_pk: int | None = None,
+    limit: int = 10,
+) -> list[Duplicate]:
+    """Patients who may be this person already: same phone or ABHA, or a similar name
+    born within a year of the same year."""
+    found: dict[int, Duplicate] = {}
+
+    def add(patient: Patient, reason: str) -> None:
+        if patient.pk == exclude_pk:
+            return
+        found.setdefault(patient.pk, Duplicate(patient, [])).reasons.append(reason)
+
+    phone = validators.normalise_phone(phone)
+    if phone:
+        for patient in Patient.objects.filter(phone=phone)[:limit]:
+            add(patient, "same phone number")
+    abha = validators.normalise_abha(abha_number)
+    if abha:
+        for patient in Patient.objects.filter(abha_number=abha)[:limit]:
+            add(patient, "same ABHA number")
+    if name and date_of_birth is not None:
+        keys = [k for k in (names.skeleton(t) for t in names.tokens(name)) if k]
+        if keys:
+            ids = PatientNameToken.objects.filter(skeleton=keys[0]).values("patient_id")
+            nearby = Patient.objects.filter(
+                pk__in=ids,
+                date_of_birth__year__gte=date_of_birth.year - 1,
+                date_of_birth__year__lte=date_of_birth.year + 1,
+            )[:FUZZY_CANDIDATE_LIMIT]
+            folded = names.fold(name)
+            for patient in nearby:
+                if (
+                    fuzz.token_sort_ratio(folded, patient.name_key) >= 80
+                    or fuzz.token_sort_ratio(
+                        names.phonetic_string(name), names.phonetic_string(patient.name)
+                    )
+                    >= 90
+                ):
+                    add(patient, "similar name, born around the same year")
+    return sorted(found.values(), key=lambda d: (-len(d.reasons), d.patient.name_key))[:limit]

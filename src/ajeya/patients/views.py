@@ -1,0 +1,122 @@
+"""Patient pages: search, register (with the duplicate check), view, correct, print slip."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from ajeya.core.errors import ApplicationError, ValidationFailed
+from ajeya.core.forms import add_service_errors
+from ajeya.core.roles import Perm, permission_required
+from ajeya.patients import documents, selectors, services
+from ajeya.patients.forms import EditForm, RegisterForm
+from ajeya.patients.validators import birth_date_from_age
+
+PAGE_SIZE = 25
+
+
+@permission_required(Perm.PATIENT_VIEW)
+def search(request):
+    query = request.GET.get("q", "")
+    result = selectors.patient_search(query, similar=request.GET.get("similar") == "1")
+    page = Paginator(result.patients, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"query": query, "result": result, "page": page, "similar": result.kind == "similar"}
+    template = "patients/_results.html" if request.htmx else "patients/search.html"
+    return render(request, template, context)
+
+
+@permission_required(Perm.PATIENT_REGISTER)
+def register(request):
+    form = RegisterForm(request.POST or None)
+    duplicates = []
+    if request.method == "POST" and form.is_valid():
+        details = form.details()
+        if not form.cleaned_data["confirm_new"]:
+            duplicates = selectors.patient_likely_duplicates(
+                name=details["name"],
+                phone=details["phone"],
+                date_of_birth=details["date_of_birth"] or _estimated_dob(details),
+                abha_number=details["abha_number"],
+            )
+        if not duplicates:
+            try:
+                patient = services.patient_register(actor=request.user, **details)
+            except ValidationFailed as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(
+                    request, f"Registered {patient.name}: UHID {patient.uhid_display}."
+                )
+                return redirect("patients:detail", uhid=patient.uhid)
+    return render(request, "patients/register.html", {"form": form, "duplicates": duplicates})
+
+
+def _estimated_dob(details):
+    age = details.get("age_years")
+    return birth_date_from_age(age) if age is not None else None
+
+
+@require_POST
+@permission_required(Perm.PATIENT_REGISTER)
+def duplicates_check(request):
+    """htmx: as the clerk types, show who this might already be."""
+    form = RegisterForm(request.POST)
+    form.is_valid()
+    data = form.cleaned_data
+    dob = data.get("date_of_birth")
+    if dob is None and data.get("age_years") is not None:
+        dob = _estimated_dob(data)
+    duplicates = selectors.patient_likely_duplicates(
+        name=data.get("name") or "",
+        phone=data.get("phone") or "",
+        date_of_birth=dob,
+        abha_number=data.get("abha_number") or "",
+    )
+    return render(request, "patients/_duplicates.html", {"duplicates": duplicates, "live": True})
+
+
+@permission_required(Perm.PATIENT_VIEW)
+def detail(request, uhid: str):
+    patient = selectors.patient_get(uhid)
+    return render(request, "patients/detail.html", {"patient": patient})
+
+
+@permission_required(Perm.PATIENT_EDIT)
+def edit(request, uhid: str):
+    patient = selectors.patient_get(uhid)
+    if request.method == "POST":
+        form = EditForm(request.POST, instance=patient)
+        if form.is_valid():
+            details = form.details()
+            try:
+                services.patient_update(
+                    actor=request.user,
+                    patient=patient,
+                    reason=form.cleaned_data["reason"],
+                    expected_version=form.cleaned_data["version"],
+                    **details,
+                )
+            except ValidationFailed as exc:
+                add_service_errors(form, exc)
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, "Changes saved; the reason is kept in the ledger.")
+                return redirect("patients:detail", uhid=patient.uhid)
+    else:
+        form = EditForm(instance=patient, initial={"version": patient.version})
+    return render(request, "patients/edit.html", {"form": form, "patient": patient})
+
+
+@permission_required(Perm.PATIENT_PRINT_SLIP)
+def slip(request, uhid: str):
+    patient = selectors.patient_get(uhid)
+    printed_by = request.user.full_name or request.user.username
+    response = HttpResponse(
+        documents.registration_slip(patient, printed_by=printed_by), content_type="application/pdf"
+    )
+    response["Content-Disposition"] = f'inline; filename="slip-{patient.uhid}.pdf"'
+    return response
