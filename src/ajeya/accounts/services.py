@@ -121,12 +121,22 @@ def totp_device_start(*, user: User) -> TOTPDevice:
         return TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
 
 
+def check_token(device, token: str) -> None:
+    """Verify a one-time code; wrong codes slow further tries down (django-otp throttling)."""
+    allowed, _ = device.verify_is_allowed()
+    if not allowed:
+        raise ValidationFailed(
+            {"token": ["Too many wrong codes in a row; wait a little, then try the current one."]}
+        )
+    if not device.verify_token(token.strip()):
+        raise ValidationFailed({"token": ["That code is wrong or expired; try the current one."]})
+
+
 def totp_device_confirm(*, user: User, device: TOTPDevice, token: str) -> None:
     """Finish enrolment once the user proves the app shows the right code."""
     if device.user_id != user.pk or device.confirmed:
         raise ValidationFailed({"token": ["This enrolment has expired; start again."]})
-    if not device.verify_token(token.strip()):
-        raise ValidationFailed({"token": ["That code is wrong or expired; try the current one."]})
+    check_token(device, token)
     with transaction.atomic():
         device.confirmed = True
         device.save(update_fields=["confirmed"])

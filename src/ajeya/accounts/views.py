@@ -40,12 +40,17 @@ def _next_url(request) -> str:
 def mfa_verify(request):
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        token = form.cleaned_data["token"].strip()
+        refusal = None
         for device in devices_for_user(request.user, confirmed=True):
-            if device.verify_token(token):
+            try:
+                services.check_token(device, form.cleaned_data["token"])
+            except ValidationFailed as exc:
+                refusal = refusal or exc
+            else:
                 otp_login(request, device)
                 return redirect(_next_url(request))
-        form.add_error("token", "That code is wrong or expired; try the current one.")
+        if refusal:
+            add_service_errors(form, refusal)
     return render(request, "accounts/mfa_verify.html", {"form": form, "next": _next_url(request)})
 
 
@@ -104,14 +109,14 @@ def staff_create(request):
     return render(request, "accounts/staff_form.html", {"form": form})
 
 
-@require_POST
 @permission_required(Perm.STAFF_MANAGE)
+@require_POST
 def staff_reset_mfa(request, user_id: int):
     return _staff_action(request, user_id, services.totp_reset, "Two-factor reset for {}.")
 
 
-@require_POST
 @permission_required(Perm.STAFF_MANAGE)
+@require_POST
 def staff_unlock(request, user_id: int):
     return _staff_action(request, user_id, services.user_unlock, "Lockout lifted for {}.")
 

@@ -214,6 +214,7 @@ USE_I18N = True
 # --- Static files: served by the app itself (WhiteNoise), never from a CDN -------------
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 

@@ -88,7 +88,11 @@ def _full_clean(patient: Patient) -> None:
     if patient.category == PatientCategory.SCHEME and not patient.scheme:
         raise ValidationFailed({"scheme": ["Choose the scheme for a scheme patient."]})
     try:
-        patient.full_clean(exclude=["uhid", "seal", "name_key", "registered_at", "updated_at"])
+        # Constraints are left to the database, which decides races too (_unique_failure).
+        patient.full_clean(
+            exclude=["uhid", "seal", "name_key", "registered_at", "updated_at"],
+            validate_constraints=False,
+        )
     except ValidationError as exc:
         raise ValidationFailed(exc.message_dict) from None
 

@@ -59,8 +59,8 @@ def _estimated_dob(details):
     return birth_date_from_age(age) if age is not None else None
 
 
-@require_POST
 @permission_required(Perm.PATIENT_REGISTER)
+@require_POST
 def duplicates_check(request):
     """htmx: as the clerk types, show who this might already be."""
     form = RegisterForm(request.POST)

@@ -1,0 +1,63 @@
+"""Fixtures every test may use: staff of any role, logged-in clients, fast hashing."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from ajeya.core.roles import Role
+from tests.accounts.factories import UserFactory
+
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings, request):
+    """Argon2 is deliberately slow; tests that are about hashing opt out with a marker."""
+    if "real_hashing" not in request.keywords:
+        settings.PASSWORD_HASHERS = FAST_HASHERS
+
+
+@pytest.fixture
+def make_user(db):
+    def make(role: Role | str = Role.REGISTRATION_CLERK, **kwargs):
+        return UserFactory(role=role, **kwargs)
+
+    return make
+
+
+def verified_client(client, user):
+    """Log `user` in; for two-factor roles, as if they had also given a TOTP code."""
+    client.force_login(user)
+    if user.mfa_required:
+        device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+        session = client.session
+        session["otp_device_id"] = device.persistent_id
+        session.save()
+    return client
+
+
+@pytest.fixture
+def client_as(client, make_user):
+    def login(role: Role | str, **kwargs):
+        user = make_user(role, **kwargs)
+        verified_client(client, user)
+        client.user = user
+        return client
+
+    return login
+
+
+@pytest.fixture
+def clerk(make_user):
+    return make_user(Role.REGISTRATION_CLERK, username="clerk1", full_name="Sunita Verma")
+
+
+@pytest.fixture
+def clerk_client(client, clerk):
+    return verified_client(client, clerk)
+
+
+def on_postgres() -> bool:
+    return connection.vendor == "postgresql"

@@ -1,0 +1,89 @@
+import pytest
+from django.db import transaction
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ajeya.core import context
+from ajeya.ledger import services as ledger
+from ajeya.ledger.canonical import canonical_bytes
+from ajeya.ledger.models import LedgerAction, LedgerEntry
+
+pytestmark = pytest.mark.django_db
+
+
+def change(n: int, **kwargs) -> ledger.Change:
+    return ledger.Change(
+        action=LedgerAction.CREATE,
+        subject_type="test.thing",
+        subject_id=str(n),
+        after={"n": n, "label": f"thing {n}"},
+        **kwargs,
+    )
+
+
+def test_entries_link_into_one_chain():
+    with transaction.atomic():
+        for n in range(3):
+            ledger.record(change(n))
+        ledger.record_many(change(n) for n in range(3, 8))
+    entries = list(LedgerEntry.objects.order_by("seq"))
+    assert [e.seq for e in entries] == list(range(1, 9))
+    prev = ledger.GENESIS_HASH
+    for entry in entries:
+        assert entry.prev_hash == prev
+        assert entry.hash == ledger.chain_hash(prev, entry)
+        prev = entry.hash
+
+
+def test_a_changed_entry_no_longer_matches_its_hash():
+    with transaction.atomic():
+        ledger.record(change(1))
+    entry = LedgerEntry.objects.get()
+    entry.after = {"n": 1, "label": "quietly edited"}
+    assert ledger.chain_hash(entry.prev_hash, entry) != entry.hash
+
+
+def test_entries_carry_the_request_context():
+    ctx = context.RequestContext(
+        ip="10.1.2.3", user_agent="ua", request_id="abc12345", channel="web"
+    )
+    with context.bind(ctx), transaction.atomic():
+        entry = ledger.record(change(1, reason="because"))
+    stored = LedgerEntry.objects.get(pk=entry.pk)
+    assert (stored.ip, stored.request_id, stored.channel, stored.reason) == (
+        "10.1.2.3",
+        "abc12345",
+        "web",
+        "because",
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recording_outside_the_changes_transaction_is_refused():
+    with pytest.raises(RuntimeError, match="transaction"):
+        ledger.record(change(1))
+    with pytest.raises(RuntimeError, match="transaction"):
+        ledger.record_many([change(1)])
+    assert not LedgerEntry.objects.exists()
+
+
+def test_a_rolled_back_change_leaves_no_entry():
+    with pytest.raises(ZeroDivisionError), transaction.atomic():
+        ledger.record(change(1))
+        _ = 1 / 0
+    assert not LedgerEntry.objects.exists()
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(st.text(max_size=8), json_values, max_size=6))
+def test_canonical_form_ignores_key_order(state):
+    reordered = dict(reversed(list(state.items())))
+    assert canonical_bytes(state) == canonical_bytes(reordered)
