@@ -46,7 +46,8 @@ def test_passwords_are_stored_with_argon2(settings):
 def test_a_clerk_logs_in_and_out(client, make_user):
     make_user(Role.REGISTRATION_CLERK, username="meena")
     response = login(client, "meena")
-    assert response.status_code == 302 and response["Location"] == "/"
+    assert response.status_code == 302
+    assert response["Location"] == "/"
     assert client.get("/").status_code == 200
     client.post(reverse("accounts:logout"))
     assert client.get("/").status_code == 302

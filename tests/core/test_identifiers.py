@@ -83,9 +83,14 @@ def test_allocate_hands_out_consecutive_blocks():
 def test_a_rolled_back_allocation_gives_its_number_back():
     with transaction.atomic():
         first = allocate("test-seq")
-    with pytest.raises(RuntimeError), transaction.atomic():
-        allocate("test-seq")
-        raise RuntimeError("registration failed")
+
+    def failing_registration():
+        with transaction.atomic():
+            allocate("test-seq")
+            raise RuntimeError("registration failed")
+
+    with pytest.raises(RuntimeError):
+        failing_registration()
     with transaction.atomic():
         assert allocate("test-seq") == first + 1
 

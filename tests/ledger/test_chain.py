@@ -68,9 +68,14 @@ def test_recording_outside_the_changes_transaction_is_refused():
 
 
 def test_a_rolled_back_change_leaves_no_entry():
-    with pytest.raises(ZeroDivisionError), transaction.atomic():
-        ledger.record(change(1))
-        _ = 1 / 0
+
+    def failing_change():
+        with transaction.atomic():
+            ledger.record(change(1))
+            raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        failing_change()
     assert not LedgerEntry.objects.exists()
 
 
