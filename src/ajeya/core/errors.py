@@ -33,9 +33,8 @@ class ValidationFailed(ApplicationError):
             errors = {"__all__": [errors]}
         self.errors = errors
         summary = "; ".join(
-            f"{field}: {msg}" if field != "__all__" else msg
+            " ".join(msgs) if field == "__all__" else f"{field}: {' '.join(msgs)}"
             for field, msgs in errors.items()
-            for msg in msgs
         )
         super().__init__(summary, code=code)
 

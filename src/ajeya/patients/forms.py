@@ -6,7 +6,7 @@ from django import forms
 from django.conf import settings
 
 from ajeya.patients import validators
-from ajeya.patients.models import Patient, PatientCategory
+from ajeya.patients.models import Patient, PatientCategory, Sex
 from ajeya.patients.services import DEMOGRAPHIC_FIELDS
 
 _FIELDS = [f for f in DEMOGRAPHIC_FIELDS if f != "dob_estimated"]
@@ -53,7 +53,10 @@ class PatientForm(forms.ModelForm):
         self.fields["phone"].max_length = None
         self.fields["abha_number"].max_length = None
         self.fields["aadhaar_last4"].max_length = None
+        self.fields["sex"].choices = Sex.choices  # no "---------" radio button
         for name in ("phone", "abha_number", "aadhaar_last4"):
+            # People type spaces, dashes and +91: the limit applies after normalising.
+            self.fields[name].widget.attrs.pop("maxlength", None)
             self.fields[name].validators = [
                 v for v in self.fields[name].validators if not hasattr(v, "limit_value")
             ]

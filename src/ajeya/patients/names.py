@@ -46,9 +46,10 @@ def fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     kept = []
     for ch in decomposed:
-        if unicodedata.combining(ch) and ord(ch) < 0x0370:
-            continue  # a Latin accent; Devanagari and other scripts keep their marks
-        kept.append(ch.lower() if ch.isalnum() or unicodedata.combining(ch) else " ")
+        category = unicodedata.category(ch)
+        if category.startswith("M") and ord(ch) < 0x0370:
+            continue  # a Latin accent; Devanagari and other scripts keep their vowel signs
+        kept.append(ch.lower() if category[0] in "LNM" else " ")
     return _SPACES.sub(" ", unicodedata.normalize("NFC", "".join(kept))).strip()
 
 

@@ -124,9 +124,6 @@ def seed_patients(
     rng = random.Random(seed)
     anchor = anchor or clock.today()
     clerks = clerks or []
-    used_abha: set[str] = set(
-        Patient.objects.exclude(abha_number="").values_list("abha_number", flat=True)
-    )
     written = 0
     with transaction.atomic():
         first_serial = identifiers.allocate(identifiers.UHID_SEQUENCE, count)
@@ -136,14 +133,13 @@ def seed_patients(
             patients, tokens, changes = [], [], []
             for i in range(size):
                 details = _build(rng, anchor, clerks)
+                serial = first_serial + written + i
                 if rng.random() < 0.2:
-                    abha = "91" + "".join(str(rng.randint(0, 9)) for _ in range(12))
-                    if abha not in used_abha:
-                        used_abha.add(abha)
-                        details["abha_number"] = abha
+                    # Demo ABHA numbers come from the serial, so they never collide.
+                    details["abha_number"] = f"99{serial:012d}"
                 patient = Patient(id=next_id, **details)
                 next_id += 1
-                patient.uhid = identifiers.make_uhid(first_serial + written + i)
+                patient.uhid = identifiers.make_uhid(serial)
                 patient.name_key = names.fold(patient.name)
                 state = seal(patient)
                 patients.append(patient)

@@ -1,0 +1,75 @@
+"""A real browser for the pages staff use: Playwright driving Debian's chromium.
+
+Playwright's own browser download cannot work here, so the system chromium is
+launched. Without it the tests skip, unless AJEYA_REQUIRE_BROWSER=1 (CI), where a
+missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+CHROMIUM = Path(os.environ.get("AJEYA_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        if os.environ.get("AJEYA_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"no browser at {CHROMIUM}: apt-get install chromium")
+        pytest.skip(f"no browser at {CHROMIUM} (apt-get install chromium)")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the tests
+    # make around it are ordinary synchronous code.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A fresh page that may talk only to the test server: anything else is recorded
+    and refused, so a page that reaches for the internet fails its test."""
+    context = browser.new_context(base_url=live_server.url, locale="en-IN")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    allowed = urlparse(live_server.url).netloc
+    page.outside_requests = []
+
+    def guard(route):
+        url = urlparse(route.request.url)
+        if url.scheme in ("data", "blob") or url.netloc == allowed:
+            route.continue_()
+        else:
+            page.outside_requests.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", guard)
+    yield page
+    context.close()
+    assert page.outside_requests == []
+
+
+def log_in(page, username: str, password: str) -> None:
+    page.goto("/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
