@@ -9,6 +9,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from ajeya.core import clock, context
+from ajeya.core.bulk import insert_rows
 from ajeya.ledger.canonical import canonical_bytes, sha256_hex, state_hash
 from ajeya.ledger.models import LedgerAction, LedgerEntry
 
@@ -30,30 +31,37 @@ class Change:
     actor: Any = None
 
 
+# The fields the hash covers, in this order of meaning (canonical form sorts them).
+HASHED_FIELDS = (
+    "seq",
+    "recorded_at",
+    "actor_id",
+    "actor_username",
+    "actor_role",
+    "action",
+    "subject_type",
+    "subject_id",
+    "before",
+    "after",
+    "state_hash",
+    "reason",
+    "ip",
+    "user_agent",
+    "request_id",
+    "channel",
+)
+
+
 def entry_payload(entry: LedgerEntry) -> dict:
-    """The fields the hash covers, in canonical form."""
-    return {
-        "seq": entry.seq,
-        "recorded_at": entry.recorded_at,
-        "actor_id": entry.actor_id,
-        "actor_username": entry.actor_username,
-        "actor_role": entry.actor_role,
-        "action": entry.action,
-        "subject_type": entry.subject_type,
-        "subject_id": entry.subject_id,
-        "before": entry.before,
-        "after": entry.after,
-        "state_hash": entry.state_hash,
-        "reason": entry.reason,
-        "ip": entry.ip,
-        "user_agent": entry.user_agent,
-        "request_id": entry.request_id,
-        "channel": entry.channel,
-    }
+    return {name: getattr(entry, name) for name in HASHED_FIELDS}
+
+
+def payload_hash(prev_hash: str, payload: dict) -> str:
+    return sha256_hex(prev_hash.encode("ascii") + canonical_bytes(payload))
 
 
 def chain_hash(prev_hash: str, entry: LedgerEntry) -> str:
-    return sha256_hex(prev_hash.encode("ascii") + canonical_bytes(entry_payload(entry)))
+    return payload_hash(prev_hash, entry_payload(entry))
 
 
 def _lock_chain() -> tuple[int, str]:
@@ -66,30 +74,31 @@ def _lock_chain() -> tuple[int, str]:
     return head if head else (0, GENESIS_HASH)
 
 
-def _build(change: Change, seq: int, prev_hash: str, when) -> LedgerEntry:
+def _build(change: Change, seq: int, prev_hash: str, when) -> dict:
+    """The entry as a row (column attname -> value), its hash computed."""
     ctx = context.current()
     actor = change.actor
-    entry = LedgerEntry(
-        seq=seq,
-        recorded_at=when,
-        actor_id=getattr(actor, "pk", None),
-        actor_username=getattr(actor, "username", "") or "",
-        actor_role=getattr(actor, "role", "") or "",
-        action=change.action,
-        subject_type=change.subject_type,
-        subject_id=str(change.subject_id),
-        before=change.before,
-        after=change.after,
-        state_hash=state_hash(change.after) if change.after is not None else "",
-        reason=change.reason,
-        ip=ctx.ip,
-        user_agent=ctx.user_agent,
-        request_id=ctx.request_id,
-        channel=ctx.channel,
-        prev_hash=prev_hash,
-    )
-    entry.hash = chain_hash(prev_hash, entry)
-    return entry
+    row = {
+        "seq": seq,
+        "recorded_at": when,
+        "actor_id": getattr(actor, "pk", None),
+        "actor_username": getattr(actor, "username", "") or "",
+        "actor_role": getattr(actor, "role", "") or "",
+        "action": str(change.action),
+        "subject_type": change.subject_type,
+        "subject_id": str(change.subject_id),
+        "before": change.before,
+        "after": change.after,
+        "state_hash": state_hash(change.after) if change.after is not None else "",
+        "reason": change.reason,
+        "ip": ctx.ip,
+        "user_agent": ctx.user_agent,
+        "request_id": ctx.request_id,
+        "channel": ctx.channel,
+        "prev_hash": prev_hash,
+    }
+    row["hash"] = payload_hash(prev_hash, {name: row[name] for name in HASHED_FIELDS})
+    return row
 
 
 def record(change: Change) -> LedgerEntry:
@@ -97,29 +106,24 @@ def record(change: Change) -> LedgerEntry:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("ledger.record() must run inside the change's transaction")
     seq, prev = _lock_chain()
-    entry = _build(change, seq + 1, prev, clock.now())
+    entry = LedgerEntry(**_build(change, seq + 1, prev, clock.now()))
     entry.save(force_insert=True)
     return entry
 
 
 def record_many(changes: Iterable[Change], *, batch_size: int = 5000) -> int:
-    """Append many entries in one go (seeding, back-entry); same chain, bulk inserts."""
+    """Append many entries in one go (seeding, back-entry): the same chain, bulk inserts."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("ledger.record_many() must run inside the changes' transaction")
     seq, prev = _lock_chain()
     when = clock.now()
-    batch: list[LedgerEntry] = []
-    written = 0
-    for change in changes:
-        seq += 1
-        entry = _build(change, seq, prev, when)
-        prev = entry.hash
-        batch.append(entry)
-        if len(batch) >= batch_size:
-            LedgerEntry.objects.bulk_create(batch)
-            written += len(batch)
-            batch = []
-    if batch:
-        LedgerEntry.objects.bulk_create(batch)
-        written += len(batch)
-    return written
+
+    def rows():
+        nonlocal seq, prev
+        for change in changes:
+            seq += 1
+            row = _build(change, seq, prev, when)
+            prev = row["hash"]
+            yield row
+
+    return insert_rows(LedgerEntry, rows(), batch_size=batch_size)

@@ -16,8 +16,10 @@ from django.db import connection, transaction
 from django.db.models import Max
 
 from ajeya.core import clock, identifiers
+from ajeya.core.bulk import insert_rows
 from ajeya.core.india import IndianState
 from ajeya.ledger import services as ledger
+from ajeya.ledger.canonical import canonical_json, state_hash
 from ajeya.ledger.models import LedgerAction
 from ajeya.patients import names
 from ajeya.patients.models import (
@@ -28,7 +30,7 @@ from ajeya.patients.models import (
     Scheme,
     Sex,
 )
-from ajeya.patients.services import SUBJECT, name_tokens_for, seal
+from ajeya.patients.services import SUBJECT
 
 MALE = (
     "Aarav Aditya Ajay Amit Anil Arjun Ashok Deepak Dinesh Ganesh Gopal Harish Imran "
@@ -124,6 +126,7 @@ def seed_patients(
     rng = random.Random(seed)
     anchor = anchor or clock.today()
     clerks = clerks or []
+    columns = {f.attname for f in Patient._meta.concrete_fields}
     written = 0
     with transaction.atomic():
         first_serial = identifiers.allocate(identifiers.UHID_SEQUENCE, count)
@@ -132,36 +135,54 @@ def seed_patients(
             size = min(batch_size, count - written)
             patients, tokens, changes = [], [], []
             for i in range(size):
-                details = _build(rng, anchor, clerks)
                 serial = first_serial + written + i
-                if rng.random() < 0.2:
-                    # Demo ABHA numbers come from the serial, so they never collide.
-                    details["abha_number"] = f"99{serial:012d}"
-                patient = Patient(id=next_id, **details)
+                row, clerk = _row(rng, anchor, clerks, serial, next_id)
                 next_id += 1
-                patient.uhid = identifiers.make_uhid(serial)
-                patient.name_key = names.fold(patient.name)
-                state = seal(patient)
-                patients.append(patient)
-                tokens.extend(name_tokens_for(patient))
+                if set(row) != columns:
+                    raise RuntimeError(f"seed row columns differ: {set(row) ^ columns}")
+                state = canonical_json({k: v for k, v in row.items() if k != "seal"})
+                row["seal"] = state_hash(state)
+                patients.append(row)
+                tokens.extend(
+                    {"patient_id": row["id"], "token": token, "skeleton": names.skeleton(token)}
+                    for token in dict.fromkeys(names.tokens(row["name"]))
+                )
                 changes.append(
                     ledger.Change(
                         action=LedgerAction.CREATE,
                         subject_type=SUBJECT,
-                        subject_id=patient.uhid,
+                        subject_id=row["uhid"],
                         after=state,
-                        actor=patient.registered_by,
+                        actor=clerk,
                         reason="demo data (ajeya seed)",
                     )
                 )
-            Patient.objects.bulk_create(patients)
-            PatientNameToken.objects.bulk_create(tokens)
+            insert_rows(Patient, patients)
+            insert_rows(PatientNameToken, tokens)
             ledger.record_many(changes)
             written += size
             if progress:
                 progress(size)
         _reset_sequences()
     return written
+
+
+def _row(rng: random.Random, anchor: dt.date, clerks: list, serial: int, pk: int):
+    details = _build(rng, anchor, clerks)
+    clerk = details.pop("registered_by")
+    # Demo ABHA numbers come from the serial, so they never collide.
+    abha = f"99{serial:012d}" if rng.random() < 0.2 else ""
+    row = {
+        "id": pk,
+        "uhid": identifiers.make_uhid(serial),
+        **details,
+        "abha_number": abha,
+        "name_key": names.fold(details["name"]),
+        "registered_by_id": clerk.pk if clerk else None,
+        "version": 1,
+        "seal": "",
+    }
+    return row, clerk
 
 
 def _reset_sequences() -> None:
