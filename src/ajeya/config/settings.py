@@ -12,6 +12,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from ajeya.core.india import IndianState
+
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -72,6 +74,10 @@ AJEYA_HOSPITAL_NAME = env("AJEYA_HOSPITAL_NAME", "Ajeya Demo Hospital")
 AJEYA_HOSPITAL_CODE = env("AJEYA_HOSPITAL_CODE", "100")
 # Pre-selected state on the registration form (ISO 3166-2:IN code, e.g. DL, MH, TN).
 AJEYA_DEFAULT_STATE = env("AJEYA_DEFAULT_STATE", "DL")
+if AJEYA_DEFAULT_STATE and AJEYA_DEFAULT_STATE not in IndianState.values:
+    raise ImproperlyConfigured(
+        f"AJEYA_DEFAULT_STATE {AJEYA_DEFAULT_STATE!r} is not a state code such as DL, MH or TN"
+    )
 if not (AJEYA_HOSPITAL_CODE.isdigit() and len(AJEYA_HOSPITAL_CODE) == 3):
     raise ImproperlyConfigured("AJEYA_HOSPITAL_CODE must be exactly three digits")
 
