@@ -155,3 +155,24 @@ def table(title: str, columns: list[str], rows: list[list]) -> None:
     for row in rows:
         t.add_row(*[str(cell) for cell in row])
     console.print(t)
+
+
+def bare_patient_fields(serial: int, now) -> dict:
+    """A patient row with no service behind it: the baseline the benchmarks compare to."""
+    import datetime as dt
+
+    from ajeya.core.identifiers import make_uhid
+
+    return {
+        "uhid": make_uhid(serial),
+        "name": "Baseline Row",
+        "name_key": "baseline row",
+        "sex": "F",
+        "date_of_birth": dt.date(1990, 1, 1),
+        "district": "South Delhi",
+        "state": "DL",
+        "pincode": "110029",
+        "registered_at": now,
+        "updated_at": now,
+        "seal": "",
+    }

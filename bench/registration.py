@@ -141,29 +141,14 @@ def _summary(latencies: list[float], elapsed: float) -> dict:
 
 
 def _orm_baseline(count: int) -> float:
-    import datetime as dt
-
     from django.utils import timezone
 
-    from ajeya.core.identifiers import make_uhid
     from ajeya.patients.models import Patient
 
     now = timezone.now()
     t0 = time.perf_counter()
     for i in range(count):
-        Patient.objects.create(
-            uhid=make_uhid(90_000_000 + i),
-            name="Baseline Row",
-            name_key="baseline row",
-            sex="F",
-            date_of_birth=dt.date(1990, 1, 1),
-            district="South Delhi",
-            state="DL",
-            pincode="110029",
-            registered_at=now,
-            updated_at=now,
-            seal="",
-        )
+        Patient.objects.create(**common.bare_patient_fields(90_000_000 + i, now))
     return count / (time.perf_counter() - t0)
 
 

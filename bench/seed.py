@@ -53,12 +53,9 @@ def main(argv: list[str]) -> int:
 
 def child(count: int) -> None:
     common.setup_django()
-    import datetime as dt
-
     from django.db import transaction
     from django.utils import timezone
 
-    from ajeya.core.identifiers import make_uhid
     from ajeya.ledger.models import LedgerEntry
     from ajeya.patients.models import Patient
     from ajeya.patients.seed import seed_patients
@@ -69,22 +66,7 @@ def child(count: int) -> None:
     entries = LedgerEntry.objects.count()
 
     now = timezone.now()
-    rows = (
-        Patient(
-            uhid=make_uhid(50_000_000 + i),
-            name="Baseline Row",
-            name_key="baseline row",
-            sex="F",
-            date_of_birth=dt.date(1990, 1, 1),
-            district="South Delhi",
-            state="DL",
-            pincode="110029",
-            registered_at=now,
-            updated_at=now,
-            seal="",
-        )
-        for i in range(count)
-    )
+    rows = (Patient(**common.bare_patient_fields(50_000_000 + i, now)) for i in range(count))
     t0 = time.perf_counter()
     with transaction.atomic():
         Patient.objects.bulk_create(rows, batch_size=5000)

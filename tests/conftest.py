@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from django.db import connection
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -61,3 +65,19 @@ def clerk_client(client, clerk):
 
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+def run_ajeya(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """Run `python -m ajeya ARGS` in a fresh process with extra environment variables
+    (a value of "" removes the variable)."""
+    full_env = {**os.environ, **env}
+    for key in [k for k, v in env.items() if v == ""]:
+        full_env.pop(key)
+    return subprocess.run(
+        [sys.executable, "-m", "ajeya", *args],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

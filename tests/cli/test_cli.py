@@ -19,6 +19,7 @@ from ajeya.ledger.models import LedgerEntry
 from ajeya.patients.models import Patient
 from ajeya.patients.seed import seed_patients
 from tests.accounts.factories import TEST_PASSWORD
+from tests.conftest import run_ajeya
 
 pytestmark = pytest.mark.django_db
 ANCHOR = dt.date(2026, 6, 1)
@@ -115,18 +116,10 @@ def test_createadmin_without_a_terminal_says_how(monkeypatch, capsys):
 
 
 def test_an_unreachable_database_is_one_readable_line(tmp_path):
-    env = {
-        **os.environ,
-        "DATABASE_URL": "postgres://nobody@127.0.0.1:1/nothing",
-        "AJEYA_VAR_DIR": str(tmp_path),
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "ajeya", "migrate"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    result = run_ajeya(
+        "migrate",
+        DATABASE_URL="postgres://nobody@127.0.0.1:1/nothing",
+        AJEYA_VAR_DIR=str(tmp_path),
     )
     assert result.returncode == 1
     assert result.stderr.startswith("ajeya: database error:")
@@ -135,15 +128,7 @@ def test_an_unreachable_database_is_one_readable_line(tmp_path):
 
 
 def test_a_bad_setting_is_one_readable_line(tmp_path):
-    env = {**os.environ, "AJEYA_HOSPITAL_CODE": "12", "AJEYA_VAR_DIR": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, "-m", "ajeya", "migrate"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_ajeya("migrate", AJEYA_HOSPITAL_CODE="12", AJEYA_VAR_DIR=str(tmp_path))
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "ajeya: configuration error: AJEYA_HOSPITAL_CODE must be exactly three digits"

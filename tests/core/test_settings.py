@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import run_ajeya
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = ROOT / "src/ajeya/config/settings.py"
@@ -41,24 +41,13 @@ def test_no_secret_is_committed():
 
 
 def test_the_embedded_database_is_sqlite_in_wal_mode(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env["AJEYA_VAR_DIR"] = str(tmp_path)
-    subprocess.run(
-        [sys.executable, "-m", "ajeya", "migrate"], env=env, check=True, capture_output=True
-    )
+    assert run_ajeya("migrate", DATABASE_URL="", AJEYA_VAR_DIR=str(tmp_path)).returncode == 0
     database = tmp_path / "ajeya.sqlite3"
     with sqlite3.connect(database) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_an_unknown_default_state_is_refused(tmp_path):
-    env = {**os.environ, "AJEYA_DEFAULT_STATE": "XX", "AJEYA_VAR_DIR": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, "-m", "ajeya", "migrate"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_ajeya("migrate", AJEYA_DEFAULT_STATE="XX", AJEYA_VAR_DIR=str(tmp_path))
     assert result.returncode == 2
     assert "AJEYA_DEFAULT_STATE 'XX' is not a state code" in result.stderr
