@@ -197,3 +197,13 @@ def test_the_slip_is_a_pdf_with_the_uhid(clerk_client, clerk):
     assert "Kavita Joshi" in text
     assert "Printed by Sunita Verma" in text
     assert "Page 1 of 1" in text
+
+
+def test_sql_and_markup_in_the_search_box_are_plain_text(clerk_client, clerk):
+    PatientFactory(actor=clerk, name="Kavita Joshi", phone="9811122334")
+    for hostile in ("'; DROP TABLE patients_patient; --", "<script>alert(1)</script>"):
+        response = clerk_client.get("/patients/", {"q": hostile})
+        assert response.status_code == 200
+        assert b"<script>alert(1)</script>" not in response.content
+    assert Patient.objects.count() == 1
+    assert b"Kavita Joshi" in clerk_client.get("/patients/", {"q": "kavita"}).content
