@@ -3,6 +3,7 @@ machine's description, a child process with Django set up, and a results table."
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -129,6 +130,23 @@ def run_child(module: str, env: dict[str, str], args: list[str]) -> dict:
         console.print(result.stderr[-3000:])
         raise SystemExit(f"{module} failed (exit {result.returncode})")
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def parser(name: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=f"python -m bench {name}")
+    p.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    return p
+
+
+def run_on_databases(db: str, module: str, child_args: list[str], label: str) -> dict:
+    """Run the benchmark's child once per chosen database, each on a fresh one."""
+    kinds = ["sqlite", "postgres"] if db == "both" else [db]
+    results: dict = {"machine": machine(), "runs": {}}
+    for kind in kinds:
+        console.print(f"[bold]{kind}[/]: {label}")
+        with database(kind) as env:
+            results["runs"][kind] = run_child(module, env, ["--child", *child_args])
+    return results
 
 
 def setup_django() -> None:

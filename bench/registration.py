@@ -11,7 +11,6 @@ calls (one autocommit each, no service, no ledger) in the same run and database.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
@@ -27,21 +26,18 @@ PASSWORD = "bench-clerk-password-1"  # noqa: S105 - a throw-away account in a te
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench registration")
+    parser = common.parser("registration")
     parser.add_argument("--n", type=int, default=300, help="registrations per client")
     parser.add_argument("--clients", type=int, default=4, help="concurrent clerks")
-    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     args = parser.parse_args(argv)
-    kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
-    results = {"machine": common.machine(), "runs": {}}
+    results = common.run_on_databases(
+        args.db,
+        "bench.registration",
+        [str(args.n), str(args.clients)],
+        f"{args.clients} clients x {args.n} registrations",
+    )
     rows = []
-    for kind in kinds:
-        common.console.print(f"[bold]{kind}[/]: {args.clients} clients x {args.n} registrations")
-        with common.database(kind) as env:
-            run = common.run_child(
-                "bench.registration", env, ["--child", str(args.n), str(args.clients)]
-            )
-        results["runs"][kind] = run
+    for kind, run in results["runs"].items():
         for mode in ("sequential", "concurrent"):
             m = run[mode]
             rows.append(

@@ -9,7 +9,6 @@ in the same run and database. Target: 100,000 patients in under a minute on 2 co
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -18,18 +17,14 @@ from bench import common
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench seed")
+    parser = common.parser("seed")
     parser.add_argument("--patients", type=int, default=100_000)
-    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     args = parser.parse_args(argv)
-    kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
-    results = {"machine": common.machine(), "runs": {}}
+    results = common.run_on_databases(
+        args.db, "bench.seed", [str(args.patients)], f"seeding {args.patients:,} patients"
+    )
     rows = []
-    for kind in kinds:
-        common.console.print(f"[bold]{kind}[/]: seeding {args.patients:,} patients")
-        with common.database(kind) as env:
-            run = common.run_child("bench.seed", env, ["--child", str(args.patients)])
-        results["runs"][kind] = run
+    for kind, run in results["runs"].items():
         rows.append(
             [
                 kind,
