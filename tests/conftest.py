@@ -16,6 +16,30 @@ from tests.accounts.factories import UserFactory
 FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+def _flush_around_ledger_guards():
+    """The test database is flushed after each transactional test, and the ledger's
+    triggers rightly refuse that: lift them for the flush only, then put them back."""
+    from django.core.management.commands import flush
+    from django.db import connections
+
+    from ajeya.ledger import guards
+
+    original = flush.Command.handle
+
+    def handle(self, **options):
+        connection = connections[options.get("database", "default")]
+        guards.drop(connection)
+        try:
+            return original(self, **options)
+        finally:
+            guards.install(connection)
+
+    flush.Command.handle = handle
+
+
+_flush_around_ledger_guards()
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings, request):
     """Argon2 is deliberately slow; tests that are about hashing opt out with a marker."""

@@ -14,8 +14,9 @@ from ajeya import cli
 from ajeya.accounts.models import User
 from ajeya.core.roles import Role
 from ajeya.ledger import services as ledger
-from ajeya.ledger.canonical import state_hash, state_of
+from ajeya.ledger.canonical import state_hash
 from ajeya.ledger.models import LedgerEntry
+from ajeya.ledger.registry import state_of
 from ajeya.patients.models import Patient
 from ajeya.patients.seed import seed_patients
 from tests.accounts.factories import TEST_PASSWORD
@@ -46,7 +47,7 @@ def test_seeded_patients_are_sealed_and_on_the_ledger():
     assert len(entries) == 25
     prev = ledger.GENESIS_HASH
     for entry in LedgerEntry.objects.order_by("seq"):
-        assert entry.hash == ledger.chain_hash(prev, entry)
+        assert entry.hash == ledger.payload_hash(prev, entry.payload.encode())
         prev = entry.hash
     for patient in Patient.objects.all():
         assert patient.seal == state_hash(state_of(patient)) == entries[patient.uhid].state_hash

@@ -11,8 +11,9 @@ from ajeya.core.errors import Conflict, PermissionRefused, ValidationFailed
 from ajeya.core.identifiers import is_valid_uhid
 from ajeya.core.models import IdentifierSequence
 from ajeya.core.roles import Role
-from ajeya.ledger.canonical import state_hash, state_of
+from ajeya.ledger.canonical import state_hash
 from ajeya.ledger.models import LedgerAction, LedgerEntry
+from ajeya.ledger.registry import state_of
 from ajeya.patients import services
 from ajeya.patients.models import Patient, PatientNameToken
 from tests.patients.factories import PatientFactory, valid_details

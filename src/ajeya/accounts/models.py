@@ -16,6 +16,7 @@ class User(AbstractUser):
         Department, null=True, blank=True, on_delete=models.PROTECT, related_name="staff"
     )
     employee_id = models.CharField(max_length=30, blank=True)
+    seal = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         ordering = ["username"]

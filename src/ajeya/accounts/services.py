@@ -17,23 +17,42 @@ from ajeya.core.models import Department
 from ajeya.core.roles import Perm, Role, require_perm
 from ajeya.ledger import services as ledger
 from ajeya.ledger.models import LedgerAction
+from ajeya.ledger.registry import seal, state_of
 
 SUBJECT = "accounts.user"
-_PUBLIC_FIELDS = (
-    "id",
-    "username",
-    "full_name",
-    "role",
-    "department_id",
-    "employee_id",
-    "is_active",
-    "is_staff",
-    "is_superuser",
-)
+DEVICE = "accounts.totpdevice"
 
 
-def user_state(user: User) -> dict:
-    return {name: getattr(user, name) for name in _PUBLIC_FIELDS}
+def _record_user(actor, user: User, action: LedgerAction, reason: str = "", before=None) -> None:
+    """Seal the account row and record the change, in the caller's transaction."""
+    after = seal(user)
+    User.objects.filter(pk=user.pk).update(seal=user.seal)
+    ledger.record(
+        ledger.Change(
+            action=action,
+            subject_type=SUBJECT,
+            subject_id=str(user.pk),
+            before=before,
+            after=after,
+            reason=reason,
+            actor=actor,
+        )
+    )
+
+
+def _record_device(actor, device: TOTPDevice, action: LedgerAction, reason: str = "") -> None:
+    state = state_of(device)
+    ledger.record(
+        ledger.Change(
+            action=action,
+            subject_type=DEVICE,
+            subject_id=str(device.pk),
+            before=state if action == LedgerAction.DELETE else None,
+            after=None if action == LedgerAction.DELETE else state,
+            reason=reason,
+            actor=actor,
+        )
+    )
 
 
 def user_create(
@@ -77,15 +96,7 @@ def user_create(
                 is_staff=superuser,
                 is_superuser=superuser,
             )
-            ledger.record(
-                ledger.Change(
-                    action=LedgerAction.CREATE,
-                    subject_type=SUBJECT,
-                    subject_id=str(user.pk),
-                    after=user_state(user),
-                    actor=actor,
-                )
-            )
+            _record_user(actor, user, LedgerAction.CREATE)
     except IntegrityError:
         raise ValidationFailed({"username": [f"The username {username!r} is taken."]}) from None
     return user
@@ -101,24 +112,19 @@ def user_set_password(*, actor: User | None, user: User, password: str, reason: 
     with transaction.atomic():
         user.set_password(password)
         user.save(update_fields=["password"])
-        ledger.record(
-            ledger.Change(
-                action=LedgerAction.UPDATE,
-                subject_type=SUBJECT,
-                subject_id=str(user.pk),
-                before=user_state(user),
-                after=user_state(user),
-                reason=reason or "password changed",
-                actor=actor,
-            )
-        )
+        state = state_of(user)
+        _record_user(actor, user, LedgerAction.UPDATE, reason or "password changed", state)
 
 
 def totp_device_start(*, user: User) -> TOTPDevice:
     """Begin enrolment: an unconfirmed device whose secret the user scans as a QR code."""
     with transaction.atomic():
-        TOTPDevice.objects.filter(user=user, confirmed=False).delete()
-        return TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+        for stale in TOTPDevice.objects.filter(user=user, confirmed=False):
+            _record_device(user, stale, LedgerAction.DELETE, "enrolment started again")
+            stale.delete()
+        device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+        _record_device(user, device, LedgerAction.CREATE)
+        return device
 
 
 def check_token(device, token: str) -> None:
@@ -140,17 +146,7 @@ def totp_device_confirm(*, user: User, device: TOTPDevice, token: str) -> None:
     with transaction.atomic():
         device.confirmed = True
         device.save(update_fields=["confirmed"])
-        ledger.record(
-            ledger.Change(
-                action=LedgerAction.UPDATE,
-                subject_type=SUBJECT,
-                subject_id=str(user.pk),
-                before=user_state(user),
-                after=user_state(user),
-                reason="two-factor authenticator enrolled",
-                actor=user,
-            )
-        )
+        _record_device(user, device, LedgerAction.UPDATE, "two-factor authenticator enrolled")
 
 
 def totp_reset(*, actor: User, user: User, reason: str) -> None:
@@ -159,18 +155,11 @@ def totp_reset(*, actor: User, user: User, reason: str) -> None:
     if not reason.strip():
         raise ValidationFailed({"reason": ["Say why two-factor is being reset."]})
     with transaction.atomic():
-        TOTPDevice.objects.filter(user=user).delete()
-        ledger.record(
-            ledger.Change(
-                action=LedgerAction.UPDATE,
-                subject_type=SUBJECT,
-                subject_id=str(user.pk),
-                before=user_state(user),
-                after=user_state(user),
-                reason=f"two-factor reset: {reason.strip()}",
-                actor=actor,
+        for device in TOTPDevice.objects.filter(user=user):
+            _record_device(
+                actor, device, LedgerAction.DELETE, f"two-factor reset: {reason.strip()}"
             )
-        )
+            device.delete()
 
 
 def user_unlock(*, actor: User, user: User, reason: str) -> int:
@@ -182,15 +171,6 @@ def user_unlock(*, actor: User, user: User, reason: str) -> int:
         raise ValidationFailed({"reason": ["Say why the account is being unlocked."]})
     with transaction.atomic():
         cleared = reset(username=user.username)
-        ledger.record(
-            ledger.Change(
-                action=LedgerAction.UPDATE,
-                subject_type=SUBJECT,
-                subject_id=str(user.pk),
-                before=user_state(user),
-                after=user_state(user),
-                reason=f"lockout lifted: {reason.strip()}",
-                actor=actor,
-            )
-        )
+        state = state_of(user)
+        _record_user(actor, user, LedgerAction.UPDATE, f"lockout lifted: {reason.strip()}", state)
     return cleared

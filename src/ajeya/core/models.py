@@ -16,6 +16,7 @@ class Department(models.Model):
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=12, choices=DepartmentKind.choices)
     is_active = models.BooleanField(default=True)
+    seal = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]

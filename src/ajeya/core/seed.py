@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from django.db import transaction
-
 from ajeya.core.models import Department, DepartmentKind
+from ajeya.core.services import department_create
 
 DEPARTMENTS = [
     ("MED", "General Medicine", DepartmentKind.CLINICAL),
@@ -31,7 +30,8 @@ DEPARTMENTS = [
 
 def seed_departments() -> dict[str, Department]:
     """Create any missing departments; safe to run again."""
-    with transaction.atomic():
-        for code, name, kind in DEPARTMENTS:
-            Department.objects.get_or_create(code=code, defaults={"name": name, "kind": kind})
+    existing = set(Department.objects.values_list("code", flat=True))
+    for code, name, kind in DEPARTMENTS:
+        if code not in existing:
+            department_create(actor=None, code=code, name=name, kind=kind)
     return {d.code: d for d in Department.objects.all()}

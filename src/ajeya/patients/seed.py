@@ -18,6 +18,7 @@ from django.db.models import Max
 from ajeya.core import clock, identifiers
 from ajeya.core.bulk import insert_rows
 from ajeya.core.india import IndianState
+from ajeya.ledger import registry
 from ajeya.ledger import services as ledger
 from ajeya.ledger.canonical import canonical_json, state_hash
 from ajeya.ledger.models import LedgerAction
@@ -127,6 +128,7 @@ def seed_patients(
     anchor = anchor or clock.today()
     clerks = clerks or []
     columns = {f.attname for f in Patient._meta.concrete_fields}
+    ledgered = registry.for_model(Patient)
     written = 0
     with transaction.atomic():
         first_serial = identifiers.allocate(identifiers.UHID_SEQUENCE, count)
@@ -140,7 +142,7 @@ def seed_patients(
                 next_id += 1
                 if set(row) != columns:
                     raise RuntimeError(f"seed row columns differ: {set(row) ^ columns}")
-                state = canonical_json({k: v for k, v in row.items() if k != "seal"})
+                state = canonical_json(ledgered.state_from_values(row))
                 row["seal"] = state_hash(state)
                 patients.append(row)
                 tokens.extend(

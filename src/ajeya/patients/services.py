@@ -12,8 +12,8 @@ from ajeya.core import clock, identifiers
 from ajeya.core.errors import Conflict, ValidationFailed
 from ajeya.core.roles import Perm, require_perm
 from ajeya.ledger import services as ledger
-from ajeya.ledger.canonical import state_hash, state_of
 from ajeya.ledger.models import LedgerAction
+from ajeya.ledger.registry import seal, state_of
 from ajeya.patients import names, validators
 from ajeya.patients.models import Patient, PatientCategory, PatientNameToken
 
@@ -108,13 +108,6 @@ def name_tokens_for(patient: Patient) -> list[PatientNameToken]:
         PatientNameToken(patient=patient, token=token, skeleton=names.skeleton(token))
         for token in dict.fromkeys(names.tokens(patient.name))
     ]
-
-
-def seal(patient: Patient) -> dict:
-    """Set the row's seal to the hash of its state; return that state for the ledger."""
-    state = state_of(patient)
-    patient.seal = state_hash(state)
-    return state
 
 
 def _unique_failure(exc: IntegrityError) -> ValidationFailed:

@@ -1,0 +1,82 @@
+"""Which tables the ledger covers, and what a row's "state" is for each.
+
+Apps register their ledgered models in `AppConfig.ready()`. The registry gives one
+definition of a row's state, used three ways: by services when they record a change,
+by the seal on the row, and by `ajeya verify` when it re-hashes every row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import models
+
+from ajeya.ledger.canonical import canonical_json, state_hash
+
+
+@dataclass(frozen=True)
+class Ledgered:
+    model: type[models.Model]
+    subject_type: str
+    subject_attname: str  # the column that names the row in the ledger (uhid, id)
+    fields: tuple[str, ...]  # attnames that make up the state
+    transforms: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
+    sealed: bool = True  # the row keeps its state hash in a `seal` column
+
+    def state_from_values(self, values: dict[str, Any]) -> dict:
+        return {
+            name: self.transforms[name](values[name]) if name in self.transforms else values[name]
+            for name in self.fields
+        }
+
+    def state(self, instance: models.Model) -> dict:
+        return canonical_json(
+            self.state_from_values({name: getattr(instance, name) for name in self.fields})
+        )
+
+    def subject_id(self, instance: models.Model) -> str:
+        return str(getattr(instance, self.subject_attname))
+
+
+REGISTRY: dict[str, Ledgered] = {}
+_BY_MODEL: dict[type[models.Model], Ledgered] = {}
+
+
+def register(
+    model: type[models.Model],
+    subject_type: str,
+    *,
+    subject_attname: str = "id",
+    fields: tuple[str, ...] | None = None,
+    exclude: tuple[str, ...] = ("seal",),
+    transforms: dict[str, Callable[[Any], Any]] | None = None,
+    sealed: bool = True,
+) -> Ledgered:
+    """Put a model under the ledger. By default its state is every concrete column
+    but the seal."""
+    if fields is None:
+        fields = tuple(f.attname for f in model._meta.concrete_fields if f.name not in exclude)
+    entry = Ledgered(model, subject_type, subject_attname, fields, transforms or {}, sealed)
+    REGISTRY[subject_type] = entry
+    _BY_MODEL[model] = entry
+    return entry
+
+
+def for_model(model: type[models.Model]) -> Ledgered:
+    try:
+        return _BY_MODEL[model]
+    except KeyError:
+        raise LookupError(f"{model.__name__} is not registered with the ledger") from None
+
+
+def state_of(instance: models.Model) -> dict:
+    return for_model(type(instance)).state(instance)
+
+
+def seal(instance: models.Model) -> dict:
+    """Set the row's seal to the hash of its state; return the state for the ledger."""
+    state = state_of(instance)
+    instance.seal = state_hash(state)
+    return state
