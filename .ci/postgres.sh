@@ -19,7 +19,10 @@ pg_start() {
     chown postgres "$PG_DIR"
     runas=(runuser -u postgres --)
   fi
-  "${runas[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U ajeya >/dev/null
+  # An ICU English collation, as production databases have: catches code that assumes
+  # byte order in string comparisons.
+  "${runas[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U ajeya \
+    --locale-provider=icu --icu-locale=en-IN --locale=C.UTF-8 >/dev/null
   "${runas[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w \
     -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
   PG_URL="postgres://ajeya@127.0.0.1:$PG_PORT/postgres"

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import io
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -86,7 +88,6 @@ def cmd_createadmin(args: argparse.Namespace) -> int:
         full_name=args.full_name,
         role=args.role,
         password=password,
-        superuser=True,
     )
     out.print(f"Created {user.username} ({user.get_role_display()}).")
     if user.role in MFA_REQUIRED_ROLES:
@@ -108,15 +109,14 @@ def _read_new_password(from_stdin: bool) -> str:
     return first
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    bind = f"{args.host}:{args.port}"
-    argv = [
+def _gunicorn_argv(args: argparse.Namespace) -> list[str]:
+    return [
         sys.executable,
         "-m",
         "gunicorn",
         "ajeya.config.wsgi:application",
         "--bind",
-        bind,
+        f"{args.host}:{args.port}",
         "--workers",
         str(args.workers),
         "--threads",
@@ -126,13 +126,43 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "--forwarded-allow-ips",
         "127.0.0.1",
     ]
-    out.print(f"Serving Ajeya at http://{bind}/ (Ctrl+C stops it)")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    out.print(f"Serving Ajeya at http://{args.host}:{args.port}/ (Ctrl+C stops it)")
     sys.stdout.flush()
+    argv = _gunicorn_argv(args)
     os.execv(sys.executable, argv)  # noqa: S606 - replaces this process with gunicorn
     return 0  # pragma: no cover
 
 
+def _serve_with_worker(args: argparse.Namespace) -> int:
+    """The web server and the background worker together, stopped together."""
+    import subprocess
+
+    worker = subprocess.Popen([sys.executable, "-m", "ajeya", "worker"])
+    out.print(f"Serving Ajeya at http://{args.host}:{args.port}/ with a worker (Ctrl+C stops both)")
+    sys.stdout.flush()
+    web = subprocess.Popen(_gunicorn_argv(args))  # noqa: S603
+    try:
+        return web.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for process in (web, worker):
+            if process.poll() is None:
+                process.terminate()
+        for process in (web, worker):
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    from django.conf import settings
+
+    from ajeya.ledger import checkpoints
     from ajeya.patients.models import Patient
 
     cmd_migrate(args)
@@ -141,10 +171,108 @@ def cmd_demo(args: argparse.Namespace) -> int:
         logins = run_seed(patients=0, seed=args.seed)
     else:
         logins = run_seed(patients=args.patients, seed=args.seed)
+    if not Path(settings.AJEYA_LEDGER_SIGNING_KEY).exists():
+        kid = checkpoints.generate_keys(
+            Path(settings.AJEYA_LEDGER_SIGNING_KEY), Path(settings.AJEYA_LEDGER_PUBLIC_KEY)
+        )
+        out.print(f"Made the ledger signing key {kid} in {settings.AJEYA_LEDGER_SIGNING_KEY}.")
+    _, path = checkpoints.create()
+    out.print(f"Signed a ledger checkpoint: {path.name}")
     print_logins(logins, url=f"http://{args.host}:{args.port}/")
     if args.no_serve:
         return 0
-    return cmd_serve(args)
+    return _serve_with_worker(args)
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    from django.conf import settings
+
+    from ajeya.ledger import checkpoints
+
+    private = Path(args.private or settings.AJEYA_LEDGER_SIGNING_KEY)
+    public = Path(args.public or settings.AJEYA_LEDGER_PUBLIC_KEY)
+    kid = checkpoints.generate_keys(private, public)
+    out.print(f"Ledger signing key {kid} made.")
+    out.print(f"  private (signs checkpoints; stays on this server, mode 0600): {private}")
+    out.print(f"  public  (verifies them; copy it off this machine and print it): {public}")
+    out.print(public.read_text().strip(), markup=False)
+    return 0
+
+
+def cmd_checkpoint(args: argparse.Namespace) -> int:
+    import segno
+
+    from ajeya.ledger import checkpoints
+
+    checkpoint, path = checkpoints.create(Path(args.dir) if args.dir else None)
+    out.print(f"Signed checkpoint written to {path}\n")
+    out.print(checkpoint.paper_text(), markup=False)
+    if not args.no_qr:
+        qr = segno.make(checkpoint.paper_text(), error="m")
+        buffer = io.StringIO()
+        qr.terminal(out=buffer, compact=True)
+        out.print(buffer.getvalue(), markup=False, highlight=False)
+    return 0
+
+
+def cmd_grant(args: argparse.Namespace) -> int:
+    from django.db import connection
+
+    from ajeya.ledger import guards
+
+    if connection.vendor != "postgresql":
+        raise CLIError("app roles exist on PostgreSQL only; SQLite relies on the triggers", 2)
+    with connection.cursor() as cursor:
+        for sql in guards.app_role_grants(args.role):
+            cursor.execute(sql)
+    out.print(f"{args.role} may now only read and append to the ledger tables.")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    import json
+
+    from ajeya.core import clock
+    from ajeya.ledger import checkpoints, verification
+
+    public_key = checkpoints.load_public_key(Path(args.public_key)) if args.public_key else None
+    checkpoint = checkpoints.load(Path(args.checkpoint), public_key) if args.checkpoint else None
+    started = clock.now()
+    with _progress() as progress:
+        tasks: dict[str, int] = {}
+
+        def advance(table: str, n: int) -> None:
+            if table not in tasks:
+                tasks[table] = progress.add_task(table, total=None)
+            progress.advance(tasks[table], n)
+
+        report = verification.verify(
+            checkpoint=checkpoint, use_newest_checkpoint=not args.checkpoint, progress=advance
+        )
+    if not args.no_save:
+        verification.save_run(report, trigger="cli", started_at=started)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        for note in report.notes:
+            out.print(f"note: {note}")
+        for finding in report.findings:
+            out.print(f"FINDING {finding.line()}", markup=False)
+        verdict = "clean" if report.ok else f"{len(report.findings)} finding(s)"
+        first = f", first bad entry #{report.first_bad_seq}" if report.first_bad_seq else ""
+        out.print(
+            f"Verified {report.entries_checked:,} ledger entries and {report.rows_checked:,} "
+            f"rows in {report.seconds:.1f} s: {verdict}{first}."
+        )
+    return 0 if report.ok else 1
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from django.core.management import call_command
+
+    out.print("Ajeya worker: scheduled checkpoints and verification (Ctrl+C stops it)")
+    call_command("run_huey")
+    return 0
 
 
 def cmd_manage(args: argparse.Namespace) -> int:
@@ -224,6 +352,28 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--full-name", required=True)
     admin.add_argument("--role", choices=Role.values, default=Role.HOSPITAL_ADMIN)
     admin.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+
+    ledger = add("ledger", lambda a: a.ledger_func(a), "the ledger: keys, checkpoints, roles")
+    ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
+    keygen = ledger_sub.add_parser("keygen", help="make the checkpoint signing key pair")
+    keygen.set_defaults(ledger_func=cmd_keygen)
+    keygen.add_argument("--private", help="where to write the private key")
+    keygen.add_argument("--public", help="where to write the public key")
+    cp = ledger_sub.add_parser("checkpoint", help="sign the chain heads now; print for paper")
+    cp.set_defaults(ledger_func=cmd_checkpoint)
+    cp.add_argument("--dir", help="write the checkpoint here instead of AJEYA_CHECKPOINT_DIR")
+    cp.add_argument("--no-qr", action="store_true", help="do not print the QR code")
+    grant = ledger_sub.add_parser("grant-app-role", help="PostgreSQL: make ROLE read/append-only")
+    grant.set_defaults(ledger_func=cmd_grant)
+    grant.add_argument("role")
+
+    verify = add("verify", cmd_verify, "check the ledger, every seal and the newest checkpoint")
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.add_argument("--checkpoint", help="check against this checkpoint file")
+    verify.add_argument("--public-key", help="verify checkpoints with this public key")
+    verify.add_argument("--no-save", action="store_true", help="do not record this run")
+
+    add("worker", cmd_worker, "run background jobs: checkpoints, scheduled verification")
 
     manage = add("manage", cmd_manage, "run a Django management command")
     manage.add_argument("rest", nargs=argparse.REMAINDER)

@@ -95,7 +95,8 @@ def test_it_security_lifts_a_lockout_with_a_reason(client, make_user, settings):
 
 
 @pytest.mark.parametrize("role", [Role.HOSPITAL_ADMIN, Role.IT_SECURITY, Role.AUDITOR])
-def test_privileged_roles_must_enrol_two_factor_before_anything(client, make_user, role):
+def test_privileged_roles_must_enrol_two_factor_before_anything(client, make_user, role, settings):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 600  # the retry below must land inside the wait
     user = make_user(role, username="boss")
     login(client, "boss")
     response = client.get("/")
@@ -218,3 +219,68 @@ def test_staff_accounts_are_created_by_it_security_with_checks(client, make_user
         },
     )
     assert b"is taken" in again.content
+
+
+def test_a_password_alone_cannot_enrol_a_second_authenticator(client, make_user):
+    """With only the password, the setup page must not let an intruder add their own
+    authenticator and pass as verified."""
+    user = make_user(Role.AUDITOR, username="aud")
+    TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    login(client, "aud")
+    response = client.get(reverse("accounts:mfa_setup"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:mfa_verify"))
+    client.post(reverse("accounts:mfa_setup"), {"token": "123456"})
+    assert TOTPDevice.objects.filter(user=user).count() == 1
+    assert client.get("/patients/").status_code == 302
+
+
+def test_an_account_made_by_it_must_choose_its_own_password(client, make_user):
+    verified_client(client, make_user(Role.IT_SECURITY, username="itsec1"))
+    client.post(
+        reverse("accounts:staff_create"),
+        {
+            "username": "newclerk",
+            "full_name": "New Clerk",
+            "role": Role.REGISTRATION_CLERK,
+            "password": TEST_PASSWORD,
+        },
+    )
+    client.logout()
+    login(client, "newclerk")
+    forced = client.get("/patients/")
+    assert forced["Location"].startswith(reverse("accounts:password_change"))
+    url = reverse("accounts:password_change")
+    wrong = client.post(
+        url, {"current_password": "nope", "new_password": "x", "new_password_again": "x"}
+    )
+    assert b"not your current password" in wrong.content
+    same = client.post(
+        url,
+        {
+            "current_password": TEST_PASSWORD,
+            "new_password": TEST_PASSWORD,
+            "new_password_again": TEST_PASSWORD,
+        },
+    )
+    assert b"different from the current one" in same.content
+    done = client.post(
+        url,
+        {
+            "current_password": TEST_PASSWORD,
+            "new_password": "a-new-long-phrase-42",
+            "new_password_again": "a-new-long-phrase-42",
+        },
+    )
+    assert done.status_code == 302
+    assert client.get("/patients/").status_code == 200
+    user = User.objects.get(username="newclerk")
+    assert not user.must_change_password
+    assert user.check_password("a-new-long-phrase-42")
+    assert any("changed by its owner" in e.reason for e in LedgerEntry.objects.all())
+
+
+def test_the_django_admin_is_not_served(client_as):
+    client = client_as(Role.IT_SECURITY)
+    assert client.get("/django-admin/").status_code == 404
+    assert client.get("/admin/").status_code == 404

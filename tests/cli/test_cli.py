@@ -97,6 +97,8 @@ def test_createadmin_reads_the_password_from_stdin(monkeypatch, capsys):
     user = User.objects.get(username="chief")
     assert user.role == Role.HOSPITAL_ADMIN
     assert user.check_password(TEST_PASSWORD)
+    assert not user.is_superuser
+    assert not user.is_staff
     assert "two-factor" in capsys.readouterr().out
 
 
@@ -153,3 +155,28 @@ def test_the_secret_key_is_generated_into_var_not_the_repository(tmp_path):
     assert first == second == key_file.read_text().strip()
     assert len(first) >= 50
     assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+
+
+def test_seeding_never_touches_an_account_it_did_not_make(make_user, capsys):
+    real = make_user(Role.IT_SECURITY, username="itsec")
+    cli.main(["seed", "--patients", "0"])
+    real.refresh_from_db()
+    assert real.check_password(TEST_PASSWORD)
+    assert "itsec " not in capsys.readouterr().out.replace("│", " ")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("DATABASE_URL", "foo://x", "DATABASE_URL"),
+        ("AJEYA_LOG_LEVEL", "verbose", "AJEYA_LOG_LEVEL must be"),
+        ("AJEYA_SESSION_IDLE_MINUTES", "-5", "must be at least 1"),
+        ("AJEYA_VAR_DIR", "/proc/ajeya-cannot-be-here", "cannot be created"),
+    ],
+)
+def test_bad_settings_are_one_line(variable, value, message):
+    result = run_ajeya("migrate", **{variable: value})
+    assert result.returncode == 2
+    assert result.stderr.startswith("ajeya: configuration error:")
+    assert message in result.stderr
+    assert result.stderr.strip().count("\n") == 0

@@ -42,7 +42,7 @@ def test_a_mistyped_uhid_check_digit_is_pointed_out(people):
 
 
 def test_by_phone_in_any_usual_form(people):
-    for typed in ("9810012345", "+91 98100 12345", "098100-12345"):
+    for typed in ("9810012345", "+91 98100 12345", "098100-12345", "919810012345"):
         result = selectors.patient_search(typed)
         assert result.kind == "phone"
         assert names(result) == ["Ramesh Kumar Sharma", "Suresh Yadav"]

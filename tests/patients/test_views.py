@@ -207,3 +207,18 @@ def test_sql_and_markup_in_the_search_box_are_plain_text(clerk_client, clerk):
         assert b"<script>alert(1)</script>" not in response.content
     assert Patient.objects.count() == 1
     assert b"Kavita Joshi" in clerk_client.get("/patients/", {"q": "kavita"}).content
+
+
+def test_an_age_typed_on_the_correction_form_replaces_the_date(clerk_client, clerk):
+    patient = PatientFactory(actor=clerk, name="Kavita Joshi", phone="9811122334")
+    url = reverse("patients:edit", args=[patient.uhid])
+    data = form_data(
+        date_of_birth=patient.date_of_birth.isoformat(),
+        age_years="70",
+        version=patient.version,
+        reason="age as told by the family",
+    )
+    assert clerk_client.post(url, data).status_code == 302
+    patient.refresh_from_db()
+    assert patient.age == 70
+    assert patient.dob_estimated

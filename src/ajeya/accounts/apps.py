@@ -29,6 +29,7 @@ class AccountsConfig(AppConfig):
                 "is_active",
                 "is_staff",
                 "is_superuser",
+                "must_change_password",
             ),
         )
         # A device row added behind the app's back would let an intruder pass two-factor

@@ -31,3 +31,15 @@ class StaffCreateForm(forms.Form):
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(max_length=500, widget=forms.TextInput)
+
+
+class PasswordChangeForm(forms.Form):
+    current_password = forms.CharField(widget=forms.PasswordInput, strip=False)
+    new_password = forms.CharField(widget=forms.PasswordInput, strip=False)
+    new_password_again = forms.CharField(widget=forms.PasswordInput, strip=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("new_password") != data.get("new_password_again"):
+            self.add_error("new_password_again", "The two new passwords differ.")
+        return data

@@ -16,6 +16,9 @@ class User(AbstractUser):
         Department, null=True, blank=True, on_delete=models.PROTECT, related_name="staff"
     )
     employee_id = models.CharField(max_length=30, blank=True)
+    # Set when someone else chose the password (a new account, a reset): the owner must
+    # replace it at first login, so the person who set it cannot go on using it.
+    must_change_password = models.BooleanField(default=False)
     seal = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:

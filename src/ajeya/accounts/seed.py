@@ -40,8 +40,12 @@ def _password() -> str:
     return "demo-" + secrets.token_urlsafe(9)
 
 
+DEMO_MARK = "DEMO"
+
+
 def seed_staff(departments: dict[str, Department]) -> list[Login]:
-    """Create the demo accounts, or give existing ones a fresh password; return the logins."""
+    """Create the demo accounts, or give existing demo accounts a fresh password; return
+    the logins. An account of the same name that the seed did not make is left alone."""
     logins = []
     for username, full_name, role, dept in STAFF:
         password = _password()
@@ -54,7 +58,10 @@ def seed_staff(departments: dict[str, Department]) -> list[Login]:
                 role=role,
                 password=password,
                 department=departments.get(dept),
+                employee_id=DEMO_MARK,
             )
+        elif existing.employee_id != DEMO_MARK:
+            continue
         else:
             services.user_set_password(
                 actor=None, user=existing, password=password, reason="demo start: fresh password"

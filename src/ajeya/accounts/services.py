@@ -64,7 +64,7 @@ def user_create(
     password: str,
     department: Department | None = None,
     employee_id: str = "",
-    superuser: bool = False,
+    must_change_password: bool = False,
 ) -> User:
     """Create a staff account. `actor=None` is the bootstrap path (CLI, seeding)."""
     if actor is not None:
@@ -93,8 +93,7 @@ def user_create(
                 role=role,
                 department=department,
                 employee_id=employee_id,
-                is_staff=superuser,
-                is_superuser=superuser,
+                must_change_password=must_change_password,
             )
             _record_user(actor, user, LedgerAction.CREATE)
     except IntegrityError:
@@ -114,6 +113,26 @@ def user_set_password(*, actor: User | None, user: User, password: str, reason: 
         user.save(update_fields=["password"])
         state = state_of(user)
         _record_user(actor, user, LedgerAction.UPDATE, reason or "password changed", state)
+
+
+def password_change(*, user: User, current: str, new: str) -> None:
+    """The owner changes their own password (and clears a forced change)."""
+    if not user.check_password(current):
+        raise ValidationFailed({"current_password": ["That is not your current password."]})
+    if current == new:
+        raise ValidationFailed(
+            {"new_password": ["Choose a password different from the current one."]}
+        )
+    try:
+        validate_password(new, user)
+    except ValidationError as exc:
+        raise ValidationFailed({"new_password": list(exc.messages)}) from None
+    with transaction.atomic():
+        before = state_of(user)
+        user.set_password(new)
+        user.must_change_password = False
+        user.save(update_fields=["password", "must_change_password"])
+        _record_user(user, user, LedgerAction.UPDATE, "password changed by its owner", before)
 
 
 def totp_device_start(*, user: User) -> TOTPDevice:

@@ -7,6 +7,7 @@ app_name = "accounts"
 urlpatterns = [
     path("login/", views.login, name="login"),
     path("logout/", views.logout, name="logout"),
+    path("password/", views.password_change, name="password_change"),
     path("two-factor/", views.mfa_verify, name="mfa_verify"),
     path("two-factor/setup/", views.mfa_setup, name="mfa_setup"),
     path("staff/", views.staff_list, name="staff_list"),

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import segno
 from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django_otp import devices_for_user
@@ -13,7 +15,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ajeya.accounts import selectors, services
-from ajeya.accounts.forms import ReasonForm, StaffCreateForm, TokenForm
+from ajeya.accounts.forms import PasswordChangeForm, ReasonForm, StaffCreateForm, TokenForm
 from ajeya.accounts.models import User
 from ajeya.core.errors import ValidationFailed
 from ajeya.core.forms import add_service_errors
@@ -56,6 +58,9 @@ def mfa_verify(request):
 
 @login_required
 def mfa_setup(request):
+    if not request.user.is_verified() and selectors.user_has_confirmed_device(request.user):
+        # Enrolling another authenticator needs the current one first.
+        return redirect(f"{reverse('accounts:mfa_verify')}?next={request.get_full_path()}")
     device = None
     device_id = request.session.get(_SETUP_SESSION_KEY)
     if device_id:
@@ -90,6 +95,27 @@ def mfa_setup(request):
     )
 
 
+@login_required
+def password_change(request):
+    form = PasswordChangeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.password_change(
+                user=request.user,
+                current=form.cleaned_data["current_password"],
+                new=form.cleaned_data["new_password"],
+            )
+        except ValidationFailed as exc:
+            add_service_errors(form, exc)
+        else:
+            update_session_auth_hash(request, request.user)
+            messages.success(request, "Your password has been changed.")
+            return redirect(_next_url(request))
+    return render(
+        request, "accounts/password_change.html", {"form": form, "next": _next_url(request)}
+    )
+
+
 @permission_required(Perm.STAFF_VIEW)
 def staff_list(request):
     return render(request, "accounts/staff_list.html", {"staff": selectors.staff_list()})
@@ -100,7 +126,9 @@ def staff_create(request):
     form = StaffCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            user = services.user_create(actor=request.user, **form.cleaned_data)
+            user = services.user_create(
+                actor=request.user, must_change_password=True, **form.cleaned_data
+            )
         except ValidationFailed as exc:
             add_service_errors(form, exc)
         else:

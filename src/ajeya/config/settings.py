@@ -33,14 +33,17 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int, minimum: int = 0) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
+    return value
 
 
 def env_list(name: str, default: str) -> list[str]:
@@ -49,7 +52,13 @@ def env_list(name: str, default: str) -> list[str]:
 
 # --- Where Ajeya keeps its state -------------------------------------------------------
 VAR_DIR = Path(env("AJEYA_VAR_DIR", str(Path.cwd() / "var"))).resolve()
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+try:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    (VAR_DIR / "static").mkdir(exist_ok=True)
+except OSError as exc:
+    raise ImproperlyConfigured(
+        f"AJEYA_VAR_DIR {VAR_DIR} cannot be created: {exc.strerror}"
+    ) from None
 
 
 def _secret_key() -> str:
@@ -81,9 +90,37 @@ if AJEYA_DEFAULT_STATE and AJEYA_DEFAULT_STATE not in IndianState.values:
 if not (AJEYA_HOSPITAL_CODE.isdigit() and len(AJEYA_HOSPITAL_CODE) == 3):
     raise ImproperlyConfigured("AJEYA_HOSPITAL_CODE must be exactly three digits")
 
+# --- The ledger: signing key, checkpoints, scheduled verification -----------------------
+AJEYA_LEDGER_SIGNING_KEY = Path(
+    env("AJEYA_LEDGER_SIGNING_KEY", str(VAR_DIR / "keys" / "ledger-signing.key"))
+)
+AJEYA_LEDGER_PUBLIC_KEY = Path(
+    env("AJEYA_LEDGER_PUBLIC_KEY", str(VAR_DIR / "keys" / "ledger-signing.pub"))
+)
+AJEYA_CHECKPOINT_DIR = Path(env("AJEYA_CHECKPOINT_DIR", str(VAR_DIR / "checkpoints")))
+AJEYA_CHECKPOINT_MINUTES = env_int("AJEYA_CHECKPOINT_MINUTES", 15)
+AJEYA_VERIFY_HOURS = env_int("AJEYA_VERIFY_HOURS", 6)
+for _name, _value in (
+    ("AJEYA_CHECKPOINT_MINUTES", AJEYA_CHECKPOINT_MINUTES),
+    ("AJEYA_VERIFY_HOURS", AJEYA_VERIFY_HOURS),
+):
+    if not 1 <= _value <= 24 * 60:
+        raise ImproperlyConfigured(f"{_name} must be between 1 and 1440")
+
+# --- Background work: Huey, storing its queue in SQLite under var/ ----------------------
+HUEY = {
+    "huey_class": "huey.SqliteHuey",
+    "name": "ajeya",
+    "filename": str(VAR_DIR / "tasks.sqlite3"),
+    "immediate": env_bool("AJEYA_TASKS_IMMEDIATE", False),
+    "consumer": {
+        "workers": env_int("AJEYA_WORKER_THREADS", 2, minimum=1),
+        "worker_type": "thread",
+    },
+}
+
 # --- Applications ------------------------------------------------------------------------
 INSTALLED_APPS = [
-    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -92,9 +129,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_otp",
     "django_otp.plugins.otp_totp",
-    "django_otp.plugins.otp_static",
     "axes",
     "django_htmx",
+    "huey.contrib.djhuey",
     "ajeya.core",
     "ajeya.ledger",
     "ajeya.accounts",
@@ -138,13 +175,21 @@ TEMPLATES = [
 
 # --- Database ----------------------------------------------------------------------------
 # SQLite (WAL) under var/ is the embedded default; set DATABASE_URL for PostgreSQL.
-DATABASES = {
-    "default": dj_database_url.parse(
-        env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'ajeya.sqlite3'}"),
-        conn_max_age=env_int("AJEYA_DB_CONN_MAX_AGE", 60),
-        conn_health_checks=True,
-    )
-}
+try:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'ajeya.sqlite3'}"),
+            conn_max_age=env_int("AJEYA_DB_CONN_MAX_AGE", 60),
+            conn_health_checks=True,
+        )
+    }
+except ValueError as exc:
+    raise ImproperlyConfigured(f"DATABASE_URL is not usable: {exc}") from None
+if DATABASES["default"]["ENGINE"] not in (
+    "django.db.backends.sqlite3",
+    "django.db.backends.postgresql",
+):
+    raise ImproperlyConfigured("DATABASE_URL must be sqlite:/// or postgres://")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
@@ -178,14 +223,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
         "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-        "OPTIONS": {"min_length": env_int("AJEYA_PASSWORD_MIN_LENGTH", 10)},
+        "OPTIONS": {"min_length": env_int("AJEYA_PASSWORD_MIN_LENGTH", 10, minimum=8)},
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-AXES_FAILURE_LIMIT = env_int("AJEYA_LOCKOUT_FAILURES", 5)
-AXES_COOLOFF_TIME = env_int("AJEYA_LOCKOUT_MINUTES", 15) / 60  # hours
+AXES_FAILURE_LIMIT = env_int("AJEYA_LOCKOUT_FAILURES", 5, minimum=1)
+AXES_COOLOFF_TIME = env_int("AJEYA_LOCKOUT_MINUTES", 15, minimum=1) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
@@ -199,7 +244,7 @@ OTP_TOTP_THROTTLE_FACTOR = 1
 
 # Idle timeout: the session cookie's age is renewed on every request, so it expires
 # after this many minutes without one.
-AJEYA_SESSION_IDLE_MINUTES = env_int("AJEYA_SESSION_IDLE_MINUTES", 15)
+AJEYA_SESSION_IDLE_MINUTES = env_int("AJEYA_SESSION_IDLE_MINUTES", 15, minimum=1)
 SESSION_COOKIE_AGE = AJEYA_SESSION_IDLE_MINUTES * 60
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
@@ -220,15 +265,20 @@ USE_I18N = True
 # --- Static files: served by the app itself (WhiteNoise), never from a CDN -------------
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
-STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
+
+AJEYA_LOG_LEVEL = env("AJEYA_LOG_LEVEL", "INFO").upper()
+if AJEYA_LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(
+        f"AJEYA_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {AJEYA_LOG_LEVEL!r}"
+    )
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env("AJEYA_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": AJEYA_LOG_LEVEL},
     "loggers": {"axes": {"level": "WARNING"}},
 }

@@ -1,13 +1,11 @@
 """The site's URL map: one include per app."""
 
-from django.contrib import admin
 from django.urls import include, path
 
 urlpatterns = [
     path("", include("ajeya.core.urls")),
     path("accounts/", include("ajeya.accounts.urls")),
     path("patients/", include("ajeya.patients.urls")),
-    path("django-admin/", admin.site.urls),
 ]
 
 handler403 = "ajeya.core.views.permission_denied"

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 from django.shortcuts import render
 
 from ajeya.core import context
 from ajeya.core.errors import ApplicationError
-
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 
 
 class RequestContextMiddleware:
@@ -17,11 +13,12 @@ class RequestContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        supplied = request.META.get("HTTP_X_REQUEST_ID", "")
+        # Always our own id: one supplied by the client could pass an intruder's entries
+        # off as part of someone else's request.
         ctx = context.RequestContext(
             ip=context.client_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
-            request_id=supplied if _REQUEST_ID.match(supplied) else context.new_request_id(),
+            request_id=context.new_request_id(),
             channel="web",
         )
         request.request_id = ctx.request_id

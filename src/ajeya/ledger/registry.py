@@ -72,7 +72,7 @@ def for_model(model: type[models.Model]) -> Ledgered:
 
 
 def state_of(instance: models.Model) -> dict:
-    return for_model(type(instance)).state(instance)
+    return for_model(instance._meta.model).state(instance)
 
 
 def seal(instance: models.Model) -> dict:

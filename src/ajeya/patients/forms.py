@@ -114,3 +114,12 @@ class EditForm(PatientForm):
         super().__init__(*args, **kwargs)
         self.fields["name"].widget.attrs.pop("autofocus", None)
         self.fields["reason"].widget.attrs["autofocus"] = True
+        self.fields["age_years"].help_text = "Type an age to replace the date with an estimate."
+
+    def details(self) -> dict:
+        data = super().details()
+        # The date box always holds the current date; an age typed now is the correction.
+        if self.cleaned_data.get("age_years") is not None:
+            data["date_of_birth"] = None
+            data["age_years"] = self.cleaned_data["age_years"]
+        return data

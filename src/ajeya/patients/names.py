@@ -53,6 +53,12 @@ def fold(text: str) -> str:
     return _SPACES.sub(" ", unicodedata.normalize("NFC", "".join(kept))).strip()
 
 
+def name_key(name: str) -> str:
+    """The sort and search form of a whole name; folding can lengthen text (NFKD), so
+    it is cut to the column's 100 characters."""
+    return fold(name)[:100]
+
+
 def tokens(text: str) -> list[str]:
     return [t[:MAX_TOKEN] for t in fold(text).split(" ") if t]
 

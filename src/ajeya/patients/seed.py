@@ -179,7 +179,7 @@ def _row(rng: random.Random, anchor: dt.date, clerks: list, serial: int, pk: int
         "uhid": identifiers.make_uhid(serial),
         **details,
         "abha_number": abha,
-        "name_key": names.fold(details["name"]),
+        "name_key": names.name_key(details["name"]),
         "registered_by_id": clerk.pk if clerk else None,
         "version": 1,
         "seal": "",

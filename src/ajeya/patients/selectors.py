@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import Q, QuerySet
 from rapidfuzz import fuzz
 
 from ajeya.core import identifiers
@@ -34,11 +35,19 @@ def patient_get(uhid: str) -> Patient:
     return patient
 
 
+def _token_prefix(word: str) -> Q:
+    # Each database's indexable prefix match: SQLite's LIKE ignores case and cannot use
+    # the index, but a range over its binary collation can; PostgreSQL's ranges follow
+    # the locale's collation, so it gets LIKE on a text_pattern_ops index (migration 0002).
+    if connection.vendor == "postgresql":
+        return Q(token__startswith=word)
+    return Q(token__gte=word, token__lt=word + "\uffff")
+
+
 def _by_name_prefix(words: list[str]) -> QuerySet[Patient]:
     qs = Patient.objects.all()
     for word in words:
-        # A range, not LIKE: it uses the token index on SQLite and PostgreSQL alike.
-        matching = PatientNameToken.objects.filter(token__gte=word, token__lt=word + "\uffff")
+        matching = PatientNameToken.objects.filter(_token_prefix(word))
         qs = qs.filter(pk__in=matching.values("patient_id"))
     return qs.order_by("name_key", "id")
 
@@ -90,7 +99,8 @@ def patient_search(query: str, *, similar: bool = False) -> SearchResult:
 
 def _by_number(query: str, digits: str) -> SearchResult:
     raw = identifiers.normalise_uhid(query)
-    if len(raw) == identifiers.UHID_LENGTH and raw.isdigit():
+    as_phone = len(digits) == 10 and not identifiers.verhoeff_valid(raw)
+    if len(raw) == identifiers.UHID_LENGTH and raw.isdigit() and not as_phone:
         qs = Patient.objects.filter(uhid=raw)
         message = ""
         if not identifiers.verhoeff_valid(raw):

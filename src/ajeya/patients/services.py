@@ -161,7 +161,7 @@ def patient_register(
     )
     now = clock.now()
     patient = Patient(**details, registered_at=now, updated_at=now, registered_by=actor)
-    patient.name_key = names.fold(patient.name)
+    patient.name_key = names.name_key(patient.name)
     _full_clean(patient)
     try:
         with transaction.atomic():
@@ -225,7 +225,7 @@ def patient_update(
             raise ValidationFailed("Nothing was changed.", code="unchanged")
         for key, value in changed.items():
             setattr(current, key, value)
-        current.name_key = names.fold(current.name)
+        current.name_key = names.name_key(current.name)
         _full_clean(current)
         current.version += 1
         current.updated_at = clock.now()

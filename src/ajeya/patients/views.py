@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
 from ajeya.core.errors import ApplicationError, ValidationFailed
@@ -25,7 +26,9 @@ def search(request):
     page = Paginator(result.patients, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {"query": query, "result": result, "page": page, "similar": result.kind == "similar"}
     template = "patients/_results.html" if request.htmx else "patients/search.html"
-    return render(request, template, context)
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 @permission_required(Perm.PATIENT_REGISTER)

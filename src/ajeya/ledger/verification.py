@@ -1,0 +1,315 @@
+"""`ajeya verify`: prove the ledger and the ledgered tables are as the staff left them.
+
+Four checks, each naming what it finds:
+1. each chain (changes, accesses): sequence numbers without gaps, every entry linked to
+   the one before, every entry's hash over its stored payload, the searchable columns
+   equal to the payload;
+2. every ledgered row: its state hash equals its seal and its latest ledger entry;
+   rows with no entry, and entries whose row has vanished;
+3. the chain against the newest signed checkpoint: a cut-off tail is found.
+Reads only; writes one VerificationRun row when asked to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import orjson
+from django.db import connection
+
+from ajeya.core import clock
+from ajeya.ledger import checkpoints, registry
+from ajeya.ledger.canonical import canonical_json, state_hash
+from ajeya.ledger.models import LedgerAction, LedgerEntry, VerificationRun
+from ajeya.ledger.services import CHAINS, GENESIS_HASH, Chain, payload_hash
+
+PAGE = 20_000
+Progress = Callable[[str, int], None]
+
+
+@dataclass
+class Finding:
+    check: str  # chain, row, checkpoint
+    table: str
+    ident: str  # entry sequence number or row identifier
+    problem: str
+
+    def line(self) -> str:
+        return f"{self.table} {self.ident}: {self.problem}"
+
+
+@dataclass
+class Report:
+    entries_checked: int = 0
+    rows_checked: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    heads: dict[str, tuple[int, str]] = field(default_factory=dict)
+    checkpoint: dict | None = None
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    @property
+    def first_bad_seq(self) -> int | None:
+        seqs = [int(f.ident.lstrip("#")) for f in self.findings if f.ident.startswith("#")]
+        return min(seqs) if seqs else None
+
+    def as_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "entries_checked": self.entries_checked,
+            "rows_checked": self.rows_checked,
+            "first_bad_seq": self.first_bad_seq,
+            "heads": {k: {"seq": s, "hash": h} for k, (s, h) in self.heads.items()},
+            "checkpoint": self.checkpoint,
+            "notes": self.notes,
+            "findings": [asdict(f) for f in self.findings],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _utc_iso(value) -> str:
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).isoformat()
+
+
+def check_chain(chain: Chain, report: Report, progress: Progress | None = None) -> None:
+    table = chain.model._meta.db_table
+    columns = chain.columns
+    time_index = columns.index("recorded_at")
+    sql = (
+        f"SELECT seq, payload, prev_hash, hash, {', '.join(columns)} FROM {table} "  # noqa: S608 - names from the model
+        "WHERE seq > %s ORDER BY seq LIMIT %s"
+    )
+    add = report.findings.append
+    expected, prev, last = 1, GENESIS_HASH, 0
+    loads = orjson.loads
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [last, PAGE])
+            rows = cursor.fetchall()
+        if not rows:
+            break
+        for seq, payload, prev_hash, digest, *values in rows:
+            ident = f"#{seq}"
+            if seq != expected:
+                add(
+                    Finding("chain", table, ident, f"entries #{expected} to #{seq - 1} are missing")
+                )
+            if prev_hash != prev:
+                add(
+                    Finding(
+                        "chain",
+                        table,
+                        ident,
+                        "does not link to the entry before it "
+                        "(an entry before it was removed, inserted or reordered)",
+                    )
+                )
+            if payload_hash(prev_hash, payload.encode("utf-8")) != digest:
+                add(
+                    Finding("chain", table, ident, "its contents were changed after it was written")
+                )
+            data = loads(payload)
+            if data.get("seq") != seq:
+                add(
+                    Finding(
+                        "chain",
+                        table,
+                        ident,
+                        f"was recorded as #{data.get('seq')}: entries were reordered",
+                    )
+                )
+            for i, name in enumerate(columns):
+                value = _utc_iso(values[i]) if i == time_index else values[i]
+                if value != data.get(name):
+                    add(
+                        Finding(
+                            "chain",
+                            table,
+                            ident,
+                            f"column {name} reads {value!r} but the "
+                            f"signed record says {data.get(name)!r}",
+                        )
+                    )
+            prev, expected, last = digest, seq + 1, seq
+        report.entries_checked += len(rows)
+        if progress:
+            progress(table, len(rows))
+    report.heads[table] = (last, prev)
+
+
+def _latest_entries(subject_type: str) -> dict[str, tuple[int, str, str]]:
+    """subject id → (seq, state hash, action) of its newest ledger entry."""
+    table = LedgerEntry._meta.db_table
+    sql = (
+        f"SELECT e.subject_id, e.seq, e.state_hash, e.action FROM {table} e "  # noqa: S608
+        f"JOIN (SELECT subject_id, MAX(seq) AS seq FROM {table} WHERE subject_type = %s "
+        "GROUP BY subject_id) latest ON latest.seq = e.seq"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [subject_type])
+        return {row[0]: (row[1], row[2], row[3]) for row in cursor.fetchall()}
+
+
+def _differences(state: dict, seq: int) -> str:
+    entry = LedgerEntry.objects.filter(seq=seq).first()
+    recorded = (entry.after or {}) if entry else {}
+    current = canonical_json(state)
+    changed = sorted(k for k in set(current) | set(recorded) if current.get(k) != recorded.get(k))
+    shown = ", ".join(f"{k} {recorded.get(k)!r} → {current.get(k)!r}" for k in changed[:4])
+    return shown + (f" and {len(changed) - 4} more" if len(changed) > 4 else "")
+
+
+def check_rows(report: Report, progress: Progress | None = None) -> None:
+    for ledgered in registry.REGISTRY.values():
+        table = ledgered.model._meta.db_table
+        latest = _latest_entries(ledgered.subject_type)
+        names = list(dict.fromkeys((ledgered.subject_attname, *ledgered.fields)))
+        if ledgered.sealed:
+            names.append("seal")
+        queryset = ledgered.model._base_manager.order_by(ledgered.subject_attname)
+        add = report.findings.append
+        count = 0
+        for values in queryset.values(*names).iterator(chunk_size=5000):
+            count += 1
+            subject = str(values[ledgered.subject_attname])
+            state = ledgered.state_from_values(values)
+            digest = state_hash(state)
+            entry = latest.pop(subject, None)
+            if entry is None:
+                add(
+                    Finding(
+                        "row",
+                        table,
+                        subject,
+                        "has no ledger entry: it was added behind the application's back",
+                    )
+                )
+                continue
+            seq, recorded_hash, action = entry
+            if action == LedgerAction.DELETE:
+                add(
+                    Finding(
+                        "row",
+                        table,
+                        subject,
+                        f"exists, but ledger entry #{seq} recorded its deletion",
+                    )
+                )
+            elif digest != recorded_hash:
+                forged = ledgered.sealed and values["seal"] == digest
+                add(
+                    Finding(
+                        "row",
+                        table,
+                        subject,
+                        (
+                            f"differs from ledger entry #{seq}: {_differences(state, seq)}"
+                            + (" (its seal was recomputed to hide it)" if forged else "")
+                        ),
+                    )
+                )
+            elif ledgered.sealed and values["seal"] != digest:
+                add(Finding("row", table, subject, "its seal does not match its contents"))
+        for subject, (seq, _, action) in sorted(latest.items()):
+            if action != LedgerAction.DELETE:
+                add(
+                    Finding(
+                        "row",
+                        table,
+                        subject,
+                        f"is missing: ledger entry #{seq} says it exists (deleted behind "
+                        "the application's back)",
+                    )
+                )
+        report.rows_checked += count
+        if progress:
+            progress(table, count)
+
+
+def check_checkpoint(report: Report, checkpoint: checkpoints.Checkpoint | None) -> None:
+    if checkpoint is None:
+        report.notes.append("no signed checkpoint found: a cut-off tail cannot be detected")
+        return
+    report.checkpoint = checkpoint.summary()
+    if not checkpoint.signature_valid:
+        report.findings.append(
+            Finding(
+                "checkpoint",
+                "checkpoint",
+                checkpoint.name,
+                "its signature does not match the ledger public key: "
+                "the checkpoint is forged or altered",
+            )
+        )
+        return
+    for table, (seq, digest) in checkpoint.heads.items():
+        head_seq, _ = report.heads.get(table, (0, GENESIS_HASH))
+        if seq == 0:
+            continue
+        if head_seq < seq:
+            report.findings.append(
+                Finding(
+                    "checkpoint",
+                    table,
+                    f"#{head_seq + 1}",
+                    (
+                        f"the chain ends at #{head_seq} but checkpoint {checkpoint.name} "
+                        f"signed #{seq}: entries were cut off the end"
+                    ),
+                )
+            )
+            continue
+        model = next(c.model for c in CHAINS if c.model._meta.db_table == table)
+        stored = model.objects.filter(seq=seq).values_list("hash", flat=True).first()
+        if stored != digest:
+            report.findings.append(
+                Finding(
+                    "checkpoint",
+                    table,
+                    f"#{seq}",
+                    (f"differs from signed checkpoint {checkpoint.name}: the chain was rewritten"),
+                )
+            )
+
+
+def verify(
+    *,
+    checkpoint: checkpoints.Checkpoint | None = None,
+    use_newest_checkpoint: bool = True,
+    progress: Progress | None = None,
+) -> Report:
+    started = time.perf_counter()
+    report = Report()
+    for chain in CHAINS:
+        check_chain(chain, report, progress)
+    check_rows(report, progress)
+    if checkpoint is None and use_newest_checkpoint:
+        checkpoint = checkpoints.newest()
+    check_checkpoint(report, checkpoint)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def save_run(report: Report, *, trigger: str, started_at) -> VerificationRun:
+    """Keep the outcome for the dashboards (not a ledgered record: a later run re-checks)."""
+    return VerificationRun.objects.create(
+        started_at=started_at,
+        finished_at=clock.now(),
+        ok=report.ok,
+        entries_checked=report.entries_checked,
+        rows_checked=report.rows_checked,
+        checkpoint_seq=(report.checkpoint or {}).get("changes_seq"),
+        findings=[f.line() for f in report.findings][:500],
+        trigger=trigger,
+    )
