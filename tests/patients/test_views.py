@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from pypdf import PdfReader
 
-from ajeya.ledger.models import LedgerEntry
+from ajeya.ledger.models import AccessEntry, AccessKind, LedgerEntry
 from ajeya.patients.models import Patient
 from tests.patients.factories import PatientFactory
 
@@ -150,9 +150,11 @@ def test_search_pages_through_many_results_with_a_fixed_number_of_queries(
 ):
     for n in range(30):
         PatientFactory(actor=clerk, name=f"Common Name {chr(65 + n % 26)}{chr(65 + n // 26)}")
-    with django_assert_max_num_queries(12):
+    # 25 patients shown: still a fixed number of queries, their access entries included.
+    with django_assert_max_num_queries(16):
         first = clerk_client.get("/patients/", {"q": "common"})
     assert b"30 patients found" in first.content
+    assert AccessEntry.objects.filter(what=AccessKind.LISTED).count() == 25
     assert b"page 1 of 2" in first.content
     second = clerk_client.get("/patients/", {"q": "common", "page": "2"})
     assert second.content.count(b'href="/patients/1') == 10  # 5 rows x 2 links

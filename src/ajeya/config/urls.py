@@ -6,6 +6,7 @@ urlpatterns = [
     path("", include("ajeya.core.urls")),
     path("accounts/", include("ajeya.accounts.urls")),
     path("patients/", include("ajeya.patients.urls")),
+    path("audit/", include("ajeya.ledger.urls")),
 ]
 
 handler403 = "ajeya.core.views.permission_denied"

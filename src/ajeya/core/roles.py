@@ -37,6 +37,9 @@ class Perm(models.TextChoices):
     PATIENT_REGISTER = "patient.register", "Register new patients"
     PATIENT_EDIT = "patient.edit", "Correct patient demographics"
     PATIENT_PRINT_SLIP = "patient.print_slip", "Print registration slips"
+    PATIENT_HISTORY = "patient.history", "See who has seen or changed a patient"
+    AUDIT_VIEW = "audit.view", "Search the ledger and export it"
+    LEDGER_STATUS = "ledger.status", "See the ledger's verification status"
     STAFF_VIEW = "staff.view", "See staff accounts"
     STAFF_MANAGE = "staff.manage", "Create staff accounts, reset two-factor, unlock"
 
@@ -60,6 +63,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.PATIENT_REGISTER: {Role.REGISTRATION_CLERK},
             Perm.PATIENT_EDIT: {Role.REGISTRATION_CLERK},
             Perm.PATIENT_PRINT_SLIP: {Role.REGISTRATION_CLERK},
+            Perm.PATIENT_HISTORY: {Role.HOSPITAL_ADMIN, Role.AUDITOR},
+            Perm.AUDIT_VIEW: {Role.HOSPITAL_ADMIN, Role.IT_SECURITY, Role.AUDITOR},
+            Perm.LEDGER_STATUS: {Role.HOSPITAL_ADMIN, Role.IT_SECURITY, Role.AUDITOR},
             Perm.STAFF_VIEW: {Role.IT_SECURITY, Role.HOSPITAL_ADMIN, Role.AUDITOR},
             Perm.STAFF_MANAGE: {Role.IT_SECURITY},
         }.items()

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from django.shortcuts import render
 
-from ajeya.core.roles import login_required
+from ajeya.core.roles import Perm, has_perm, login_required
 
 
 @login_required
 def home(request):
-    return render(request, "core/home.html")
+    context = {}
+    if has_perm(request.user, Perm.LEDGER_STATUS):
+        from ajeya.ledger.selectors import ledger_status
+
+        context["ledger"] = ledger_status()
+    return render(request, "core/home.html", context)
 
 
 def permission_denied(request, exception=None):

@@ -11,4 +11,5 @@ urlpatterns = [
     path("<str:uhid>/", views.detail, name="detail"),
     path("<str:uhid>/edit/", views.edit, name="edit"),
     path("<str:uhid>/slip.pdf", views.slip, name="slip"),
+    path("<str:uhid>/history/", views.history, name="history"),
 ]

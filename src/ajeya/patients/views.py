@@ -12,6 +12,9 @@ from django.views.decorators.http import require_POST
 from ajeya.core.errors import ApplicationError, ValidationFailed
 from ajeya.core.forms import add_service_errors
 from ajeya.core.roles import Perm, permission_required
+from ajeya.ledger import selectors as ledger_selectors
+from ajeya.ledger import services as ledger
+from ajeya.ledger.models import AccessKind
 from ajeya.patients import documents, selectors, services
 from ajeya.patients.forms import EditForm, RegisterForm
 from ajeya.patients.validators import birth_date_from_age
@@ -19,11 +22,17 @@ from ajeya.patients.validators import birth_date_from_age
 PAGE_SIZE = 25
 
 
+def _seen(request, uhids, what: AccessKind) -> None:
+    """Every page that shows who a patient is leaves an access entry (ARCHITECTURE §3)."""
+    ledger.patients_accessed(actor=request.user, uhids=uhids, what=what)
+
+
 @permission_required(Perm.PATIENT_VIEW)
 def search(request):
     query = request.GET.get("q", "")
     result = selectors.patient_search(query, similar=request.GET.get("similar") == "1")
     page = Paginator(result.patients, PAGE_SIZE).get_page(request.GET.get("page"))
+    _seen(request, [p.uhid for p in page.object_list], AccessKind.LISTED)
     context = {"query": query, "result": result, "page": page, "similar": result.kind == "similar"}
     template = "patients/_results.html" if request.htmx else "patients/search.html"
     response = render(request, template, context)
@@ -44,6 +53,7 @@ def register(request):
                 date_of_birth=details["date_of_birth"] or _estimated_dob(details),
                 abha_number=details["abha_number"],
             )
+        _seen(request, [d.patient.uhid for d in duplicates], AccessKind.LISTED)
         if not duplicates:
             try:
                 patient = services.patient_register(actor=request.user, **details)
@@ -78,12 +88,14 @@ def duplicates_check(request):
         date_of_birth=dob,
         abha_number=data.get("abha_number") or "",
     )
+    _seen(request, [d.patient.uhid for d in duplicates], AccessKind.LISTED)
     return render(request, "patients/_duplicates.html", {"duplicates": duplicates, "live": True})
 
 
 @permission_required(Perm.PATIENT_VIEW)
 def detail(request, uhid: str):
     patient = selectors.patient_get(uhid)
+    _seen(request, [patient.uhid], AccessKind.VIEWED)
     return render(request, "patients/detail.html", {"patient": patient})
 
 
@@ -111,15 +123,36 @@ def edit(request, uhid: str):
                 return redirect("patients:detail", uhid=patient.uhid)
     else:
         form = EditForm(instance=patient, initial={"version": patient.version})
+    _seen(request, [patient.uhid], AccessKind.EDIT_FORM)
     return render(request, "patients/edit.html", {"form": form, "patient": patient})
 
 
 @permission_required(Perm.PATIENT_PRINT_SLIP)
 def slip(request, uhid: str):
     patient = selectors.patient_get(uhid)
+    _seen(request, [patient.uhid], AccessKind.PRINTED)
     printed_by = request.user.full_name or request.user.username
     response = HttpResponse(
         documents.registration_slip(patient, printed_by=printed_by), content_type="application/pdf"
     )
     response["Content-Disposition"] = f'inline; filename="slip-{patient.uhid}.pdf"'
     return response
+
+
+@permission_required(Perm.PATIENT_HISTORY)
+def history(request, uhid: str):
+    """Who has seen or changed this patient, newest first."""
+    patient = selectors.patient_get(uhid)
+    _seen(request, [patient.uhid], AccessKind.HISTORY)
+    changes = [
+        (entry, ledger_selectors.changed_fields(entry))
+        for entry in ledger_selectors.patient_changes(patient.uhid)[:200]
+    ]
+    accesses = Paginator(ledger_selectors.patient_accesses(patient.uhid), 50).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "patients/history.html",
+        {"patient": patient, "changes": changes, "accesses": accesses},
+    )
