@@ -8,8 +8,10 @@ import sys
 
 import pytest
 from django.db import connection
+from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from ajeya.accounts import services
 from ajeya.core.roles import Role
 from tests.accounts.factories import UserFactory
 
@@ -55,11 +57,19 @@ def make_user(db):
     return make
 
 
+def enrolled_device(user) -> TOTPDevice:
+    """An authenticator enrolled the way a person enrols one (so it is on the ledger)."""
+    device = services.totp_device_start(user=user)
+    code = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits)
+    services.totp_device_confirm(user=user, device=device, token=f"{code:06d}")
+    return device
+
+
 def verified_client(client, user):
     """Log `user` in; for two-factor roles, as if they had also given a TOTP code."""
     client.force_login(user)
     if user.mfa_required:
-        device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+        device = enrolled_device(user)
         session = client.session
         session["otp_device_id"] = device.persistent_id
         session.save()
