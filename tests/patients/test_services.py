@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 def test_registration_issues_a_uhid_and_records_one_ledger_entry(clerk):
     patient = services.patient_register(actor=clerk, **valid_details())
     assert is_valid_uhid(patient.uhid)
-    entry = LedgerEntry.objects.get()
+    entry = LedgerEntry.objects.get(subject_type="patients.patient")
     assert entry.action == LedgerAction.CREATE
     assert entry.subject_id == patient.uhid
     assert entry.actor_username == clerk.username
@@ -90,7 +90,7 @@ def test_bad_details_are_refused_and_nothing_is_written(clerk, overrides, field,
     assert field in caught.value.errors
     assert any(message in m for m in caught.value.errors[field]), caught.value.errors
     assert not Patient.objects.exists()
-    assert not LedgerEntry.objects.exists()
+    assert not LedgerEntry.objects.filter(subject_type="patients.patient").exists()
     assert not PatientNameToken.objects.exists()
 
 
