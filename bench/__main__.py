@@ -8,6 +8,7 @@ import sys
 BENCHMARKS = {
     "registration": "bench.registration",
     "seed": "bench.seed",
+    "ledger": "bench.ledger",
 }
 
 

@@ -22,7 +22,7 @@ import time
 
 from bench import common
 
-PASSWORD = "bench-clerk-password-1"  # noqa: S105 - a throw-away account in a temp database
+PASSWORD = "bench-clerk-password-1"  # a throw-away account in a throw-away database
 
 
 def main(argv: list[str]) -> int:

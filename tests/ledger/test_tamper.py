@@ -192,9 +192,15 @@ def test_the_app_role_can_only_read_and_append_on_postgresql(hospital):
     raw("SET ROLE ajeya_test_app")
     try:
         raw("SELECT count(*) FROM ledger_ledgerentry")
-        with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic():
-            raw("ALTER TABLE ledger_ledgerentry DISABLE TRIGGER ALL")
-        with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic():
-            raw("TRUNCATE ledger_ledgerentry")
+        refusals = {
+            "ALTER TABLE ledger_ledgerentry DISABLE TRIGGER ALL": "must be owner",
+            "DROP TRIGGER ledger_ledgerentry_append_only ON ledger_ledgerentry": "must be owner",
+            "TRUNCATE ledger_ledgerentry": "permission denied",
+            "UPDATE ledger_ledgerentry SET ip = '10.0.0.1'": "permission denied",
+            "DELETE FROM ledger_accessentry": "permission denied",
+        }
+        for sql, message in refusals.items():
+            with pytest.raises(DatabaseError, match=message), transaction.atomic():
+                raw(sql)
     finally:
         raw("RESET ROLE")

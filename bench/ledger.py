@@ -1,0 +1,196 @@
+"""The ledger's cost and its verification speed.
+
+1. Write overhead: patient registrations per second through the service with the ledger
+   recording, against the same service with `ledger.services.suspended()`, in
+   alternating rounds of one run. Target: at most 15% slower.
+2. Verification: chain-check speed over --entries ledger entries (default 1,000,000),
+   against merely reading the same rows in the same run. Target: at least 200,000
+   entries/s on one core.
+
+    uv run python -m bench ledger [--registrations 2000] [--entries 1000000] [--db ...]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from bench import common
+
+
+def main(argv: list[str]) -> int:
+    parser = common.parser("ledger")
+    parser.add_argument("--registrations", type=int, default=2000)
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    args = parser.parse_args(argv)
+    results = common.run_on_databases(
+        args.db,
+        "bench.ledger",
+        [str(args.registrations), str(args.entries)],
+        f"{args.registrations:,} registrations, {args.entries:,} entries to verify",
+    )
+    rows = []
+    for kind, run in results["runs"].items():
+        rows.append(
+            [
+                kind,
+                f"{run['with_ledger_per_s']:.0f}",
+                f"{run['without_ledger_per_s']:.0f}",
+                f"{run['overhead_pct']:.1f}%",
+                f"{run['entries']:,}",
+                f"{run['verify_per_s']:,.0f}",
+                f"{run['read_only_per_s']:,.0f}",
+                f"{run['verify_per_s'] / run['read_only_per_s']:.2f}",
+            ]
+        )
+    common.table(
+        "Ledger",
+        [
+            "db",
+            "reg/s ledger",
+            "reg/s no ledger",
+            "overhead",
+            "entries",
+            "verify/s",
+            "read-only/s",
+            "ratio",
+        ],
+        rows,
+    )
+    path = common.save("ledger", results)
+    common.console.print(f"machine: {results['machine']}\nsaved {path}")
+    return 0
+
+
+def _registrations(count: int, rounds: int = 4) -> tuple[float, float]:
+    from ajeya.accounts import services as accounts
+    from ajeya.core.roles import Role
+    from ajeya.ledger import services as ledger
+    from ajeya.patients import services
+
+    clerk = accounts.user_create(
+        actor=None,
+        username="benchclerk",
+        full_name="Bench Clerk",
+        role=Role.REGISTRATION_CLERK,
+        password="bench-clerk-pass-1",
+    )
+    per_round = max(1, count // rounds)
+    timings = {True: 0.0, False: 0.0}
+    n = 0
+    for _ in range(rounds):
+        for recording in (True, False):
+            t0 = time.perf_counter()
+            for _ in range(per_round):
+                n += 1
+                details = dict(
+                    name=f"Bench Patient {n}",
+                    sex="F",
+                    age_years=40,
+                    phone=f"9{n:09d}",
+                    district="South Delhi",
+                    state="DL",
+                    pincode="110029",
+                )
+                if recording:
+                    services.patient_register(actor=clerk, **details)
+                else:
+                    with ledger.suspended():
+                        services.patient_register(actor=clerk, **details)
+            timings[recording] += time.perf_counter() - t0
+    total = per_round * rounds
+    return total / timings[True], total / timings[False]
+
+
+def _fill(entries: int) -> None:
+    from django.db import transaction
+
+    from ajeya.ledger import services as ledger
+    from ajeya.ledger.models import LedgerAction, LedgerEntry
+
+    have = LedgerEntry.objects.count()
+    state = {
+        "id": 0,
+        "uhid": "100000000000",
+        "name": "Asha Devi",
+        "sex": "F",
+        "date_of_birth": "1980-01-01",
+        "phone": "9810012345",
+        "district": "South Delhi",
+        "state": "DL",
+        "pincode": "110029",
+        "category": "general",
+        "version": 1,
+        "address_line": "House 12, Sector 4",
+        "guardian_name": "Mohan Lal",
+    }
+    batch = 50_000
+    while have < entries:
+        size = min(batch, entries - have)
+        with transaction.atomic():
+            ledger.record_many(
+                ledger.Change(
+                    action=LedgerAction.CREATE,
+                    subject_type="bench.row",
+                    subject_id=str(have + i),
+                    after={**state, "id": have + i},
+                )
+                for i in range(size)
+            )
+        have += size
+
+
+def _read_only(table: str) -> float:
+    from django.db import connection
+
+    sql = (
+        f"SELECT seq, payload, prev_hash, hash FROM {table} "  # noqa: S608
+        "WHERE seq > %s ORDER BY seq LIMIT 20000"
+    )
+    last, count = 0, 0
+    t0 = time.perf_counter()
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [last])
+            rows = cursor.fetchall()
+        if not rows:
+            break
+        count += len(rows)
+        last = rows[-1][0]
+    return count / (time.perf_counter() - t0)
+
+
+def child(registrations: int, entries: int) -> None:
+    common.setup_django()
+    from ajeya.ledger import services as ledger
+    from ajeya.ledger import verification
+    from ajeya.ledger.models import LedgerEntry
+
+    with_ledger, without = _registrations(registrations)
+    _fill(entries)
+    total = LedgerEntry.objects.count()
+    read_only = _read_only(LedgerEntry._meta.db_table)
+    report = verification.Report()
+    t0 = time.perf_counter()
+    verification.check_chain(ledger.CHANGES, report)
+    seconds = time.perf_counter() - t0
+    assert report.findings == [], report.findings[:3]
+    print(
+        json.dumps(
+            {
+                "with_ledger_per_s": with_ledger,
+                "without_ledger_per_s": without,
+                "overhead_pct": (without / with_ledger - 1) * 100,
+                "entries": total,
+                "verify_seconds": seconds,
+                "verify_per_s": total / seconds,
+                "read_only_per_s": read_only,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--child"]:
+        child(int(sys.argv[2]), int(sys.argv[3]))
