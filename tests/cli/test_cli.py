@@ -47,7 +47,8 @@ def test_seeded_patients_are_sealed_and_on_the_ledger():
     assert len(entries) == 25
     prev = ledger.GENESIS_HASH
     for entry in LedgerEntry.objects.order_by("seq"):
-        assert entry.hash == ledger.payload_hash(prev, entry.payload.encode())
+        assert entry.prev_hash == prev
+        assert entry.hash == ledger.entry_digest(ledger.CHANGES, entry)
         prev = entry.hash
     for patient in Patient.objects.all():
         assert patient.seal == state_hash(state_of(patient)) == entries[patient.uhid].state_hash

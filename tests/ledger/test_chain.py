@@ -28,7 +28,7 @@ def test_entries_link_into_one_chain():
     prev = ledger.GENESIS_HASH
     for entry in entries:
         assert entry.prev_hash == prev
-        assert entry.hash == ledger.payload_hash(prev, entry.payload.encode())
+        assert entry.hash == ledger.entry_digest(ledger.CHANGES, entry)
         prev = entry.hash
 
 
@@ -36,9 +36,12 @@ def test_a_changed_entry_no_longer_matches_its_hash():
     with transaction.atomic():
         ledger.record(change(1))
     entry = LedgerEntry.objects.get()
-    edited = entry.payload.replace("thing 1", "thing 2").encode()
-    assert ledger.payload_hash(entry.prev_hash, entry.payload.encode()) == entry.hash
-    assert ledger.payload_hash(entry.prev_hash, edited) != entry.hash
+    assert ledger.entry_digest(ledger.CHANGES, entry) == entry.hash
+    entry.payload = entry.payload.replace("thing 1", "thing 2")
+    assert ledger.entry_digest(ledger.CHANGES, entry) != entry.hash
+    entry.refresh_from_db()
+    entry.actor_username = "someone else"
+    assert ledger.entry_digest(ledger.CHANGES, entry) != entry.hash
 
 
 def test_entries_carry_the_request_context():

@@ -55,5 +55,5 @@ def test_concurrent_registrations_get_distinct_consecutive_uhids(clerk):
     prev = ledger.GENESIS_HASH
     for entry in LedgerEntry.objects.order_by("seq"):
         assert entry.prev_hash == prev
-        assert entry.hash == ledger.payload_hash(prev, entry.payload.encode())
+        assert entry.hash == ledger.entry_digest(ledger.CHANGES, entry)
         prev = entry.hash

@@ -37,8 +37,11 @@ def insert_rows(
     rows: Iterable[dict[str, Any]],
     *,
     batch_size: int = 5000,
+    passthrough: frozenset[str] = frozenset(),
 ) -> int:
     """Insert dicts keyed by column attname (e.g. `registered_by_id`). Returns the count.
+
+    Columns named in `passthrough` go to the driver exactly as given.
 
     Every row must have the same keys. No save(), no signals — callers are services
     that write their ledger entries themselves. PostgreSQL gets COPY, SQLite
@@ -54,7 +57,9 @@ def insert_rows(
     table = quote(model._meta.db_table)
     columns = ", ".join(quote(f.column) for f in fields)
     use_copy = connection.vendor == "postgresql"
-    adapters = [_adapter(f, copy=use_copy) for f in fields]
+    adapters = [
+        (lambda v: v) if f.attname in passthrough else _adapter(f, copy=use_copy) for f in fields
+    ]
     names = [f.attname for f in fields]
 
     def values(row: dict[str, Any]) -> tuple:

@@ -1,8 +1,8 @@
 """The ledger: append-only, hash-chained records of every change and every patient view.
 
-Each entry's `payload` holds the canonical JSON of what it records; `hash` =
-SHA-256(previous entry's hash ‖ payload). The other columns repeat payload fields so
-they can be indexed and searched; `ajeya verify` checks they still match the payload.
+Each entry's hash covers its columns and its `payload` (the canonical JSON of the
+states, reason, user agent and channel) chained to the entry before it: see
+`ledger.services` for the exact bytes.
 The database refuses UPDATE and DELETE on both tables (migration 0002's triggers).
 """
 

@@ -4,12 +4,20 @@ Every service that writes calls `record` inside its own transaction, so the entr
 the change commit or roll back together. Appends take the chain's lock (a PostgreSQL
 advisory lock; SQLite's IMMEDIATE transactions already serialise writers), read the
 head, and insert the next entry: sequence numbers are gapless and strictly ordered.
+
+What an entry's hash covers: `SHA-256(previous hash ‖ header ‖ 0x1E ‖ payload)`, where
+the header is the entry's searchable columns as text joined by 0x1F (see `header`)
+and the payload the canonical JSON of the rest (states, reason, user agent, channel).
+So editing any column, or the payload, breaks the chain, and verification hashes
+what the database holds without parsing JSON.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,27 +25,33 @@ from django.db import connection, transaction
 
 from ajeya.core import clock, context
 from ajeya.core.bulk import insert_rows
-from ajeya.ledger.canonical import canonical_bytes, sha256_hex, state_hash
+from ajeya.ledger.canonical import canonical_bytes, state_hash
 from ajeya.ledger.models import AccessEntry, AccessKind, ChainedEntry, LedgerAction, LedgerEntry
 
 GENESIS_HASH = "0" * 64
 REASON_REQUIRED = frozenset({LedgerAction.UPDATE, LedgerAction.DELETE, LedgerAction.CANCEL})
+FIELD_SEP, PART_SEP = "\x1f", b"\x1e"
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # UTC, always six fractional digits
 
 
 @dataclass(frozen=True)
 class Chain:
     model: type[ChainedEntry]
     lock_key: int  # PostgreSQL advisory lock key: any fixed 64-bit number per chain
-    columns: tuple[str, ...]  # payload fields repeated as columns, for search
+    columns: tuple[str, ...]  # the header, in order: hashed as the database stores them
+    payload_fields: tuple[str, ...]
 
 
-COMMON_COLUMNS = ("recorded_at", "actor_id", "actor_username", "actor_role", "ip", "request_id")
+_COMMON = ("seq", "recorded_at", "actor_id", "actor_username", "actor_role", "ip", "request_id")
 CHANGES = Chain(
     LedgerEntry,
     0x414A455941,
-    (*COMMON_COLUMNS, "action", "subject_type", "subject_id", "state_hash"),
+    (*_COMMON, "action", "subject_type", "subject_id", "state_hash"),
+    ("before", "after", "reason", "user_agent", "channel"),
 )
-ACCESSES = Chain(AccessEntry, 0x414A455942, (*COMMON_COLUMNS, "patient_uhid", "what"))
+ACCESSES = Chain(
+    AccessEntry, 0x414A455942, (*_COMMON, "patient_uhid", "what"), ("user_agent", "channel")
+)
 CHAINS = (CHANGES, ACCESSES)
 
 
@@ -68,6 +82,35 @@ def suspended() -> Iterator[None]:
         _recording = True
 
 
+def time_text(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime(TIME_FORMAT)
+
+
+def header(values: Sequence[Any]) -> str:
+    """The columns as text: integers in decimal, no value as empty, times as TIME_FORMAT."""
+    parts = []
+    for value in values:
+        if value is None:
+            parts.append("")
+        elif isinstance(value, dt.datetime):
+            parts.append(time_text(value))
+        else:
+            parts.append(str(value))
+    return FIELD_SEP.join(parts)
+
+
+def digest(prev_hash: str, header_text: str, payload: bytes) -> str:
+    return hashlib.sha256(
+        prev_hash.encode("ascii") + header_text.encode("utf-8") + PART_SEP + payload
+    ).hexdigest()
+
+
+def entry_digest(chain: Chain, entry: ChainedEntry) -> str:
+    """Recompute an entry's hash from its fields (tests and the slow path)."""
+    values = [getattr(entry, name) for name in chain.columns]
+    return digest(entry.prev_hash, header(values), entry.payload.encode("utf-8"))
+
+
 def _actor_fields(actor: Any) -> dict:
     return {
         "actor_id": getattr(actor, "pk", None),
@@ -86,36 +129,42 @@ def _context_fields() -> dict:
     }
 
 
-def payload_hash(prev_hash: str, payload: bytes) -> str:
-    return sha256_hex(prev_hash.encode("ascii") + payload)
-
-
 def _lock(chain: Chain) -> tuple[int, str]:
     """Take the chain's write lock for this transaction; return its head (seq, hash)."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("ledger appends must run inside the change's transaction")
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+    table = chain.model._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [chain.lock_key])
-    head = chain.model.objects.order_by("-seq").values_list("seq", "hash").first()
-    return head if head else (0, GENESIS_HASH)
+        # Plain SQL: this runs inside every write, and the ORM's query building would
+        # cost more than the index lookup itself.
+        cursor.execute(f"SELECT seq, hash FROM {table} ORDER BY seq DESC LIMIT 1")  # noqa: S608
+        head = cursor.fetchone()
+    return (head[0], head[1]) if head else (0, GENESIS_HASH)
 
 
-def _rows(chain: Chain, payloads: Iterable[dict]) -> Iterator[dict]:
-    """Number, hash and chain the payloads; yield table rows. Caller holds the lock."""
+def _rows(chain: Chain, entries: Iterable[dict]) -> Iterator[dict]:
+    """Number, hash and chain the entries; yield table rows. Takes the chain's lock."""
     seq, prev = _lock(chain)
-    for payload in payloads:
+    store_time_as_text = connection.vendor == "sqlite"
+    for entry in entries:
         seq += 1
-        payload["seq"] = seq
-        data = canonical_bytes(payload)
-        digest = payload_hash(prev, data)
-        row = {name: payload[name] for name in chain.columns}
-        row.update(seq=seq, payload=data.decode("utf-8"), prev_hash=prev, hash=digest)
-        prev = digest
+        entry["seq"] = seq
+        entry["recorded_at"] = entry["recorded_at"].astimezone(dt.UTC)
+        row = {name: entry[name] for name in chain.columns}
+        head = header([row[name] for name in chain.columns])
+        payload = canonical_bytes({name: entry[name] for name in chain.payload_fields})
+        row["hash"] = digest(prev, head, payload)
+        row.update(payload=payload.decode("utf-8"), prev_hash=prev)
+        if store_time_as_text:
+            # SQLite keeps the exact text the header hashed (six fractional digits).
+            row["recorded_at"] = time_text(row["recorded_at"])
+        prev = row["hash"]
         yield row
 
 
-def _change_payload(change: Change, when) -> dict:
+def _change_entry(change: Change, when: dt.datetime) -> dict:
     if change.action in REASON_REQUIRED and not (change.reason or "").strip():
         raise ValueError(f"a reason is required to record {change.action}")
     return {
@@ -132,20 +181,26 @@ def _change_payload(change: Change, when) -> dict:
     }
 
 
+def _insert(chain: Chain, rows: Iterable[dict]) -> int:
+    return insert_rows(chain.model, rows, passthrough=frozenset({"recorded_at"}))
+
+
 def record(change: Change) -> LedgerEntry | None:
     """Append one change. Must run in the same transaction as the change it records."""
     if not _recording:
         return None
-    (row,) = _rows(CHANGES, [_change_payload(change, clock.now())])
-    entry = LedgerEntry(**row)
-    entry.save(force_insert=True)
+    when = clock.now()
+    rows = list(_rows(CHANGES, [_change_entry(change, when)]))
+    _insert(CHANGES, rows)
+    entry = LedgerEntry(**{**rows[0], "recorded_at": when})
+    entry._state.adding = False
     return entry
 
 
 def record_many(changes: Iterable[Change]) -> int:
     """Append many changes at once (seeding, back-entry): the same chain, bulk inserts."""
     when = clock.now()
-    return insert_rows(LedgerEntry, _rows(CHANGES, (_change_payload(c, when) for c in changes)))
+    return _insert(CHANGES, _rows(CHANGES, (_change_entry(c, when) for c in changes)))
 
 
 def patients_accessed(*, actor: Any, uhids: Iterable[str], what: AccessKind) -> int:
@@ -154,8 +209,8 @@ def patients_accessed(*, actor: Any, uhids: Iterable[str], what: AccessKind) -> 
     Called by every page and export that shows a patient, in its own transaction.
     """
     base = {"recorded_at": clock.now(), **_actor_fields(actor), **_context_fields()}
-    payloads = [{**base, "patient_uhid": u, "what": str(what)} for u in dict.fromkeys(uhids)]
-    if not payloads:
+    entries = [{**base, "patient_uhid": u, "what": str(what)} for u in dict.fromkeys(uhids)]
+    if not entries:
         return 0
     with transaction.atomic():
-        return insert_rows(AccessEntry, _rows(ACCESSES, payloads))
+        return _insert(ACCESSES, _rows(ACCESSES, entries))
