@@ -162,7 +162,8 @@ def _serve_with_worker(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from django.conf import settings
 
-    from ajeya.ledger import checkpoints
+    from ajeya.core import clock
+    from ajeya.ledger import checkpoints, verification
     from ajeya.patients.models import Patient
 
     cmd_migrate(args)
@@ -178,6 +179,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         out.print(f"Made the ledger signing key {kid} in {settings.AJEYA_LEDGER_SIGNING_KEY}.")
     _, path = checkpoints.create()
     out.print(f"Signed a ledger checkpoint: {path.name}")
+    started = clock.now()
+    report = verification.verify()
+    verification.save_run(report, trigger="demo", started_at=started)
+    out.print(
+        f"Verified {report.entries_checked:,} ledger entries and {report.rows_checked:,} rows: "
+        + ("clean." if report.ok else f"{len(report.findings)} finding(s) — run `ajeya verify`.")
+    )
     print_logins(logins, url=f"http://{args.host}:{args.port}/")
     if args.no_serve:
         return 0

@@ -40,7 +40,7 @@ class ChainedEntry(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     payload = models.TextField()
     prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    hash = models.CharField(max_length=64)
 
     class Meta:
         abstract = True
