@@ -173,23 +173,15 @@ def _hash_ceiling(chain) -> float:
     """Entries/s for SHA-256 alone over the very bytes verification hashes."""
     import hashlib
 
-    from django.db import connection
+    from ajeya.ledger.verification import chain_pages
 
-    from ajeya.ledger.verification import PAGE, _chain_sql
-
-    sql, last, count, seconds = _chain_sql(chain), 0, 0, 0.0
-    while True:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [last, PAGE])
-            rows = cursor.fetchall()
-        if not rows:
-            break
+    count, seconds = 0, 0.0
+    for rows in chain_pages(chain):
         t0 = time.perf_counter()
         for row in rows:
             hashlib.sha256(row[3]).hexdigest()
         seconds += time.perf_counter() - t0
         count += len(rows)
-        last = rows[-1][0]
     return count / seconds
 
 

@@ -115,3 +115,28 @@ def run_ajeya(*args: str, **env: str) -> subprocess.CompletedProcess:
         timeout=120,
         check=False,
     )
+
+
+def run_concurrently(work, threads: int) -> list[BaseException]:
+    """Run work(n) for n in range(threads), all released at the same moment, each on its
+    own database connection; return what they raised (an empty list when all went well)."""
+    import threading
+
+    barrier = threading.Barrier(threads)
+    errors: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            work(n)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    pool = [threading.Thread(target=run, args=(n,)) for n in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(timeout=120)
+    return errors

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from django.db import connection, transaction
 
 from ajeya.ledger import services as ledger
 from ajeya.ledger import verification
 from ajeya.ledger.models import AccessEntry, AccessKind, LedgerAction, LedgerEntry
+from tests.conftest import run_concurrently
 
 THREADS = 8
 EACH = 25
@@ -20,37 +19,24 @@ EACH = 25
 def test_concurrent_appends_form_one_gapless_chain(clerk):
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: SQLite runs one writer at a time by design")
-    barrier = threading.Barrier(THREADS)
-    errors: list[BaseException] = []
 
     def writer(n: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            for i in range(EACH):
-                with transaction.atomic():
-                    ledger.record(
-                        ledger.Change(
-                            action=LedgerAction.CREATE,
-                            subject_type="test.thread",
-                            subject_id=f"{n}-{i}",
-                            after={"n": n, "i": i},
-                            actor=clerk,
-                        )
+        for i in range(EACH):
+            with transaction.atomic():
+                ledger.record(
+                    ledger.Change(
+                        action=LedgerAction.CREATE,
+                        subject_type="test.thread",
+                        subject_id=f"{n}-{i}",
+                        after={"n": n, "i": i},
+                        actor=clerk,
                     )
-                ledger.patients_accessed(
-                    actor=clerk, uhids=[f"{n:02d}{i:010d}"], what=AccessKind.VIEWED
                 )
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
+            ledger.patients_accessed(
+                actor=clerk, uhids=[f"{n:02d}{i:010d}"], what=AccessKind.VIEWED
+            )
 
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert errors == []
+    assert run_concurrently(writer, THREADS) == []
     total = THREADS * EACH
     assert list(LedgerEntry.objects.values_list("seq", flat=True)) == list(range(1, total + 2))
     assert AccessEntry.objects.count() == total

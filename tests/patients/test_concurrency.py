@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import close_old_connections, connection
+from django.db import connection
 
 from ajeya.core.identifiers import is_valid_uhid
 from ajeya.ledger import services as ledger
 from ajeya.ledger.models import LedgerEntry
 from ajeya.patients import services
 from ajeya.patients.models import Patient
+from tests.conftest import run_concurrently
 from tests.patients.factories import valid_details
 
 THREADS = 8
@@ -23,29 +22,15 @@ EACH = 5
 def test_concurrent_registrations_get_distinct_consecutive_uhids(clerk):
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: SQLite runs one writer at a time by design")
-    barrier = threading.Barrier(THREADS)
-    errors: list[BaseException] = []
 
     def clerk_at_a_counter(n: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            for i in range(EACH):
-                services.patient_register(
-                    actor=clerk,
-                    **valid_details(name=f"Rush Patient {chr(65 + n)}{chr(65 + i)}", phone=""),
-                )
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            close_old_connections()
-            connection.close()
+        for i in range(EACH):
+            services.patient_register(
+                actor=clerk,
+                **valid_details(name=f"Rush Patient {chr(65 + n)}{chr(65 + i)}", phone=""),
+            )
 
-    threads = [threading.Thread(target=clerk_at_a_counter, args=(n,)) for n in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert errors == []
+    assert run_concurrently(clerk_at_a_counter, THREADS) == []
     uhids = list(Patient.objects.values_list("uhid", flat=True))
     assert len(uhids) == len(set(uhids)) == THREADS * EACH
     assert all(is_valid_uhid(u) for u in uhids)

@@ -280,5 +280,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": AJEYA_LOG_LEVEL},
-    "loggers": {"axes": {"level": "WARNING"}},
+    # The worker's consumer attaches its own handler to "huey"; do not print twice.
+    "loggers": {"axes": {"level": "WARNING"}, "huey": {"propagate": False}},
 }

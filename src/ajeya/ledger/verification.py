@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 
 from django.db import connection
@@ -98,18 +98,26 @@ def _chain_sql(chain: Chain) -> str:
     )
 
 
-def check_chain(chain: Chain, report: Report, progress: Progress | None = None) -> None:
-    table = chain.model._meta.db_table
-    sql = _chain_sql(chain)
-    add = report.findings.append
-    expected, prev, last = 1, GENESIS_HASH, 0
-    sha256 = hashlib.sha256
+def chain_pages(chain: Chain) -> Iterator[list[tuple]]:
+    """Pages of (seq, prev_hash, hash, hashed bytes) in sequence order, by keyset: memory
+    stays flat however long the chain."""
+    sql, last = _chain_sql(chain), 0
     while True:
         with connection.cursor() as cursor:
             cursor.execute(sql, [last, PAGE])
             rows = cursor.fetchall()
         if not rows:
-            break
+            return
+        yield rows
+        last = rows[-1][0]
+
+
+def check_chain(chain: Chain, report: Report, progress: Progress | None = None) -> None:
+    table = chain.model._meta.db_table
+    add = report.findings.append
+    expected, prev, last = 1, GENESIS_HASH, 0
+    sha256 = hashlib.sha256
+    for rows in chain_pages(chain):
         for seq, prev_hash, digest, hashed in rows:
             if seq != expected:
                 add(

@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
+from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from ajeya.core.errors import ApplicationError, ValidationFailed
@@ -33,7 +34,14 @@ def search(request):
     result = selectors.patient_search(query, similar=request.GET.get("similar") == "1")
     page = Paginator(result.patients, PAGE_SIZE).get_page(request.GET.get("page"))
     _seen(request, [p.uhid for p in page.object_list], AccessKind.LISTED)
-    context = {"query": query, "result": result, "page": page, "similar": result.kind == "similar"}
+    similar = result.kind == "similar"
+    context = {
+        "query": query,
+        "result": result,
+        "page": page,
+        "similar": similar,
+        "pager_query": urlencode({"q": query, **({"similar": "1"} if similar else {})}),
+    }
     template = "patients/_results.html" if request.htmx else "patients/search.html"
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])
