@@ -210,3 +210,32 @@ def test_the_app_role_can_only_read_and_append_on_postgresql(hospital):
                 raw(sql)
     finally:
         raw("RESET ROLE")
+
+
+def test_a_password_hash_written_into_the_database_is_found(hospital, clerk):
+    from django.contrib.auth.hashers import make_password
+
+    raw(
+        "UPDATE accounts_user SET password = %s WHERE id = %s",
+        [make_password("intruder-chosen-1"), clerk.pk],
+    )
+    (found,) = findings()
+    assert found.startswith(f"accounts_user {clerk.pk}: differs from ledger entry #")
+    assert "password" in found
+
+
+def test_logging_in_never_rewrites_the_account_behind_the_ledger(hospital, clerk, client, settings):
+    from tests.accounts.factories import TEST_PASSWORD
+
+    # New hasher settings would make Django re-hash at login; the account must stay sealed.
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        *settings.PASSWORD_HASHERS,
+    ]
+    assert (
+        client.post(
+            "/accounts/login/", {"username": clerk.username, "password": TEST_PASSWORD}
+        ).status_code
+        == 302
+    )
+    assert findings() == []

@@ -1,4 +1,11 @@
+import hashlib
+
 from django.apps import AppConfig
+
+
+def _fingerprint(secret: str) -> str:
+    """What the ledger keeps of a secret: enough to notice it changed, nothing to reuse."""
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 class AccountsConfig(AppConfig):
@@ -7,19 +14,20 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        import hashlib
-
         from django_otp.plugins.otp_totp.models import TOTPDevice
 
         from ajeya.accounts.models import User
         from ajeya.ledger.registry import register
 
-        # Login times and password re-hashing change without a ledger entry, so the
-        # state is the account's identity and rights, not every column.
+        # The state is the account's identity, rights and password (as a hash of its
+        # hash: a password hash written straight into the database is the classic
+        # account takeover). Login times change without an entry and are left out.
         register(
             User,
             "accounts.user",
+            transforms={"password": _fingerprint},
             fields=(
+                "password",
                 "id",
                 "username",
                 "full_name",
@@ -38,6 +46,6 @@ class AccountsConfig(AppConfig):
             TOTPDevice,
             "accounts.totpdevice",
             fields=("id", "user_id", "name", "confirmed", "key"),
-            transforms={"key": lambda key: hashlib.sha256(key.encode()).hexdigest()},
+            transforms={"key": _fingerprint},
             sealed=False,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.hashers import check_password
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
@@ -26,6 +27,12 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return f"{self.full_name or self.username} ({self.get_role_display()})"
+
+    def check_password(self, raw_password: str) -> bool:
+        # Django re-hashes a password at login when the hasher settings change, writing
+        # the row behind the ledger's back; here checking never writes. New hasher
+        # settings apply as people change their passwords (through the services).
+        return check_password(raw_password, self.password)
 
     @property
     def mfa_required(self) -> bool:

@@ -109,10 +109,10 @@ def user_set_password(*, actor: User | None, user: User, password: str, reason: 
     except ValidationError as exc:
         raise ValidationFailed({"password": list(exc.messages)}) from None
     with transaction.atomic():
+        before = state_of(user)
         user.set_password(password)
         user.save(update_fields=["password"])
-        state = state_of(user)
-        _record_user(actor, user, LedgerAction.UPDATE, reason or "password changed", state)
+        _record_user(actor, user, LedgerAction.UPDATE, reason or "password changed", before)
 
 
 def password_change(*, user: User, current: str, new: str) -> None:
