@@ -255,7 +255,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
             progress.advance(tasks[table], n)
 
         report = verification.verify(
-            checkpoint=checkpoint, use_newest_checkpoint=not args.checkpoint, progress=advance
+            checkpoint=checkpoint,
+            use_checkpoint_dir=not args.checkpoint,
+            public_key=public_key,
+            progress=advance,
         )
     if not args.no_save:
         verification.save_run(report, trigger="cli", started_at=started)
@@ -417,6 +420,9 @@ def main(argv: list[str] | None = None) -> int:
     except DatabaseError as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         err.print(f"ajeya: database error: {first_line}")
+        return 1
+    except OSError as exc:
+        err.print(f"ajeya: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
         return 1
     except KeyboardInterrupt:
         err.print("ajeya: interrupted")

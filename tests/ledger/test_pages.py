@@ -102,7 +102,7 @@ def test_bad_audit_queries_say_what_is_wrong(client_as, query, message):
 def test_the_dashboard_shows_the_last_verification(client_as, clerk):
     client = client_as(Role.HOSPITAL_ADMIN)
     assert "Never verified" in client.get("/").content.decode()
-    report = verification.verify(use_newest_checkpoint=False)
+    report = verification.verify(use_checkpoint_dir=False)
     verification.save_run(report, trigger="cli", started_at=report_time())
     assert "Verified clean" in client.get("/").content.decode()
 

@@ -162,7 +162,7 @@ def test_a_tail_cut_off_after_a_checkpoint_is_found(hospital, clerk):
     head = LedgerEntry.objects.order_by("-seq").first().seq
     raw("DELETE FROM ledger_ledgerentry WHERE seq > %s", [head - 2])
     # Without the checkpoint the shortened chain would look whole: every link holds.
-    unchecked = verification.verify(use_newest_checkpoint=False)
+    unchecked = verification.verify(use_checkpoint_dir=False)
     assert [f for f in unchecked.findings if f.check == "chain"] == []
     found = findings()
     assert any("entries were cut off the end" in f and f"signed #{head}" in f for f in found)

@@ -40,12 +40,24 @@ class AccountsConfig(AppConfig):
                 "must_change_password",
             ),
         )
-        # A device row added behind the app's back would let an intruder pass two-factor
-        # as someone else. Its state holds a hash of the secret, never the secret.
+        # A device row added or weakened behind the app's back (one-digit codes, a wide
+        # tolerance) would let an intruder pass two-factor. Its state holds a hash of the
+        # secret, never the secret; what changes at each login (drift, last use,
+        # throttling) is left out.
         register(
             TOTPDevice,
             "accounts.totpdevice",
-            fields=("id", "user_id", "name", "confirmed", "key"),
+            fields=(
+                "id",
+                "user_id",
+                "name",
+                "confirmed",
+                "key",
+                "digits",
+                "step",
+                "t0",
+                "tolerance",
+            ),
             transforms={"key": _fingerprint},
             sealed=False,
         )

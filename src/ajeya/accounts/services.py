@@ -23,10 +23,18 @@ SUBJECT = "accounts.user"
 DEVICE = "accounts.totpdevice"
 
 
+def _locked_state(user: User) -> dict:
+    """The account's state as the database holds it now, locked for this transaction:
+    never a copy loaded before someone else changed the row."""
+    return state_of(User.objects.select_for_update().get(pk=user.pk))
+
+
 def _record_user(actor, user: User, action: LedgerAction, reason: str = "", before=None) -> None:
-    """Seal the account row and record the change, in the caller's transaction."""
-    after = seal(user)
-    User.objects.filter(pk=user.pk).update(seal=user.seal)
+    """Seal the account row as stored and record the change, in the caller's transaction."""
+    current = User.objects.select_for_update().get(pk=user.pk)
+    after = seal(current)
+    User.objects.filter(pk=user.pk).update(seal=current.seal)
+    user.seal = current.seal
     ledger.record(
         ledger.Change(
             action=action,
@@ -109,7 +117,7 @@ def user_set_password(*, actor: User | None, user: User, password: str, reason: 
     except ValidationError as exc:
         raise ValidationFailed({"password": list(exc.messages)}) from None
     with transaction.atomic():
-        before = state_of(user)
+        before = _locked_state(user)
         user.set_password(password)
         user.save(update_fields=["password"])
         _record_user(actor, user, LedgerAction.UPDATE, reason or "password changed", before)
@@ -128,7 +136,7 @@ def password_change(*, user: User, current: str, new: str) -> None:
     except ValidationError as exc:
         raise ValidationFailed({"new_password": list(exc.messages)}) from None
     with transaction.atomic():
-        before = state_of(user)
+        before = _locked_state(user)
         user.set_password(new)
         user.must_change_password = False
         user.save(update_fields=["password", "must_change_password"])
@@ -189,7 +197,7 @@ def user_unlock(*, actor: User, user: User, reason: str) -> int:
     if not reason.strip():
         raise ValidationFailed({"reason": ["Say why the account is being unlocked."]})
     with transaction.atomic():
+        state = _locked_state(user)
         cleared = reset(username=user.username)
-        state = state_of(user)
         _record_user(actor, user, LedgerAction.UPDATE, f"lockout lifted: {reason.strip()}", state)
     return cleared

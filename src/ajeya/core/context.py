@@ -46,6 +46,8 @@ def new_request_id() -> str:
 
 
 def _valid_ip(value: str) -> str:
+    if "%" in value:  # an IPv6 zone id is not an address and must not reach the ledger
+        return ""
     try:
         return str(ipaddress.ip_address(value.strip()))
     except ValueError:

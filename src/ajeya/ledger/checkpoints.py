@@ -141,10 +141,31 @@ class Checkpoint:
         )
 
 
+def _refuse_unless_extends(previous: Checkpoint) -> None:
+    """Sign nothing that does not extend the last signed state: otherwise an intruder who
+    rewrote old entries would get the rewrite signed by the next scheduled checkpoint."""
+    for model in (LedgerEntry, AccessEntry):
+        seq, digest = previous.heads[model._meta.db_table]
+        if seq == 0:
+            continue
+        stored = model.objects.filter(seq=seq).values_list("hash", flat=True).first()
+        if stored != digest:
+            raise CheckpointError(
+                f"refusing to sign: {model._meta.db_table} no longer extends checkpoint "
+                f"{previous.name} (entry #{seq} is {'gone' if stored is None else 'different'}); "
+                "run `ajeya verify`"
+            )
+
+
 def create(directory: Path | None = None, private_key: Ed25519PrivateKey | None = None):
     """Sign both chain heads and write the checkpoint file; return (Checkpoint, path)."""
     key = private_key or load_private_key()
     directory = Path(directory or settings.AJEYA_CHECKPOINT_DIR)
+    if directory.exists() and not directory.is_dir():
+        raise CheckpointError(f"{directory} is not a directory")
+    previous = newest(directory, key.public_key())
+    if previous is not None:
+        _refuse_unless_extends(previous)
     changes, accesses = _head(LedgerEntry), _head(AccessEntry)
     doc = {
         "format": FORMAT,
@@ -177,6 +198,8 @@ def load(path: Path, public_key: Ed25519PublicKey | None = None) -> Checkpoint:
         doc = orjson.loads(path.read_bytes())
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint file {path} does not exist") from None
+    except OSError as exc:
+        raise CheckpointError(f"checkpoint file {path} cannot be read: {exc.strerror}") from None
     except orjson.JSONDecodeError:
         raise CheckpointError(
             f"checkpoint file {path.name} is corrupted (not valid JSON)"
@@ -207,8 +230,33 @@ def load(path: Path, public_key: Ed25519PublicKey | None = None) -> Checkpoint:
     return Checkpoint(path.name, doc, valid)
 
 
-def newest(directory: Path | None = None) -> Checkpoint | None:
-    """The checkpoint with the highest chain position in the directory, or None."""
+def _sort_key(checkpoint: Checkpoint) -> tuple:
+    d = checkpoint.doc
+    return (d["changes"]["seq"], d["accesses"]["seq"], d["created_at"])
+
+
+def load_all(
+    directory: Path | None = None, public_key: Ed25519PublicKey | None = None
+) -> tuple[list[Checkpoint], list[str]]:
+    """Every checkpoint in the directory, oldest first by what they sign (file names are
+    not signed and prove nothing), and one line for each file that cannot be read."""
     directory = Path(directory or settings.AJEYA_CHECKPOINT_DIR)
-    files = sorted(directory.glob("checkpoint-*.json")) if directory.exists() else []
-    return load(files[-1]) if files else None
+    if not directory.is_dir():
+        return [], []
+    key = public_key or load_public_key()
+    found, problems = [], []
+    for path in sorted(directory.glob("checkpoint-*.json")):
+        try:
+            found.append(load(path, key))
+        except CheckpointError as exc:
+            problems.append(exc.message)
+    return sorted(found, key=_sort_key), problems
+
+
+def newest(
+    directory: Path | None = None, public_key: Ed25519PublicKey | None = None
+) -> Checkpoint | None:
+    """The validly signed checkpoint furthest along both chains, or None."""
+    checkpoints, _ = load_all(directory, public_key)
+    valid = [c for c in checkpoints if c.signature_valid]
+    return valid[-1] if valid else None

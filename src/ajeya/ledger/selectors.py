@@ -88,6 +88,7 @@ def audit_search(query: AuditQuery) -> QuerySet:
 @dataclass(frozen=True)
 class LedgerStatus:
     last_run: VerificationRun | None
+    stale: bool  # no verification for twice the scheduled interval: the worker is down
     checkpoint: dict | None
     checkpoint_problem: str
     signing_key_present: bool
@@ -100,8 +101,13 @@ def ledger_status() -> LedgerStatus:
         checkpoint = newest.summary() if newest else None
     except checkpoints.CheckpointError as exc:
         problem = exc.message
+    last_run = VerificationRun.objects.order_by("-started_at").first()
+    stale = last_run is None or clock.now() - last_run.finished_at > dt.timedelta(
+        hours=2 * settings.AJEYA_VERIFY_HOURS
+    )
     return LedgerStatus(
-        last_run=VerificationRun.objects.order_by("-started_at").first(),
+        last_run=last_run,
+        stale=stale,
         checkpoint=checkpoint,
         checkpoint_problem=problem,
         signing_key_present=settings.AJEYA_LEDGER_SIGNING_KEY.exists(),
