@@ -109,18 +109,35 @@ def user_create(
     return user
 
 
-def user_set_password(*, actor: User | None, user: User, password: str, reason: str) -> None:
-    if actor is not None and actor.pk != user.pk:
-        require_perm(actor, Perm.STAFF_MANAGE)
+def _store_password(
+    *, actor, user: User, password: str, field: str, reason: str, must_change: bool
+) -> None:
     try:
         validate_password(password, user)
     except ValidationError as exc:
-        raise ValidationFailed({"password": list(exc.messages)}) from None
+        raise ValidationFailed({field: list(exc.messages)}) from None
     with transaction.atomic():
         before = _locked_state(user)
         user.set_password(password)
-        user.save(update_fields=["password"])
-        _record_user(actor, user, LedgerAction.UPDATE, reason or "password changed", before)
+        user.must_change_password = must_change
+        user.save(update_fields=["password", "must_change_password"])
+        _record_user(actor, user, LedgerAction.UPDATE, reason, before)
+
+
+def user_set_password(*, actor: User | None, user: User, password: str, reason: str) -> None:
+    """Set someone's password. When another person sets it, its owner must replace it at
+    next login. `actor=None` is the bootstrap path (the CLI, demo accounts)."""
+    someone_else = actor is not None and actor.pk != user.pk
+    if someone_else:
+        require_perm(actor, Perm.STAFF_MANAGE)
+    _store_password(
+        actor=actor,
+        user=user,
+        password=password,
+        field="password",
+        reason=reason or "password changed",
+        must_change=someone_else,
+    )
 
 
 def password_change(*, user: User, current: str, new: str) -> None:
@@ -131,16 +148,14 @@ def password_change(*, user: User, current: str, new: str) -> None:
         raise ValidationFailed(
             {"new_password": ["Choose a password different from the current one."]}
         )
-    try:
-        validate_password(new, user)
-    except ValidationError as exc:
-        raise ValidationFailed({"new_password": list(exc.messages)}) from None
-    with transaction.atomic():
-        before = _locked_state(user)
-        user.set_password(new)
-        user.must_change_password = False
-        user.save(update_fields=["password", "must_change_password"])
-        _record_user(user, user, LedgerAction.UPDATE, "password changed by its owner", before)
+    _store_password(
+        actor=user,
+        user=user,
+        password=new,
+        field="new_password",
+        reason="password changed by its owner",
+        must_change=False,
+    )
 
 
 def totp_device_start(*, user: User) -> TOTPDevice:
