@@ -13,6 +13,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ajeya.accounts import services
 from ajeya.accounts.models import User
+from ajeya.core.errors import PermissionRefused
 from ajeya.core.roles import Role
 from ajeya.ledger.models import LedgerEntry
 from tests.accounts.factories import TEST_PASSWORD
@@ -284,3 +285,17 @@ def test_the_django_admin_is_not_served(client_as):
     client = client_as(Role.IT_SECURITY)
     assert client.get("/django-admin/").status_code == 404
     assert client.get("/admin/").status_code == 404
+
+
+def test_a_password_set_by_it_must_be_replaced_by_its_owner(make_user):
+    itsec = make_user(Role.IT_SECURITY, username="itdesk")
+    clerk = make_user(Role.REGISTRATION_CLERK, username="meena")
+    services.user_set_password(
+        actor=itsec, user=clerk, password="temporary-pass-42", reason="forgot password"
+    )
+    clerk.refresh_from_db()
+    assert clerk.must_change_password
+    assert clerk.check_password("temporary-pass-42")
+    refused = make_user(Role.DOCTOR, username="doc")
+    with pytest.raises(PermissionRefused):
+        services.user_set_password(actor=refused, user=clerk, password="x-y-z-123456", reason="x")
