@@ -134,12 +134,16 @@ def _lock(chain: Chain) -> tuple[int, str]:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("ledger appends must run inside the change's transaction")
     table = chain.model._meta.db_table
+    # Plain SQL: this runs inside every write, and the ORM's query building would cost
+    # more than the index lookup itself.
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [chain.lock_key])
-        # Plain SQL: this runs inside every write, and the ORM's query building would
-        # cost more than the index lookup itself.
-        cursor.execute(f"SELECT seq, hash FROM {table} ORDER BY seq DESC LIMIT 1")  # noqa: S608
+            # Lock and head in one round trip (migration ledger.0003).
+            cursor.execute(
+                "SELECT seq, hash FROM ajeya_chain_head(%s, %s)", [chain.lock_key, table]
+            )
+        else:
+            cursor.execute(f"SELECT seq, hash FROM {table} ORDER BY seq DESC LIMIT 1")  # noqa: S608
         head = cursor.fetchone()
     return (head[0], head[1]) if head else (0, GENESIS_HASH)
 
