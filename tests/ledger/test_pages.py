@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from ajeya.core.roles import Role
-from ajeya.ledger import verification
+from ajeya.ledger import checkpoints, verification
 from ajeya.ledger.models import AccessEntry, AccessKind
 from ajeya.patients import services
 from tests.conftest import verified_client
@@ -57,6 +57,7 @@ def test_who_has_seen_or_changed_this_patient(client, make_user, clerk, clerk_cl
     assert "Kavita Joshi → Kavita Joshee" in page
     assert "Opened the record" in page
     assert clerk.username in page
+    assert "Registration clerk" in page
     assert AccessEntry.objects.filter(what=AccessKind.HISTORY, actor_username="aud1").exists()
 
 
@@ -99,9 +100,11 @@ def test_bad_audit_queries_say_what_is_wrong(client_as, query, message):
     assert message in response.content.decode()
 
 
-def test_the_dashboard_shows_the_last_verification(client_as, clerk):
+def test_the_dashboard_shows_the_last_verification(client_as, clerk, keys):
     client = client_as(Role.HOSPITAL_ADMIN)
     assert "Never verified" in client.get("/").content.decode()
+    checkpoints.create()
+    assert " IST." in client.get("/").content.decode().split("Newest signed checkpoint")[1]
     report = verification.verify(use_checkpoint_dir=False)
     verification.save_run(report, trigger="cli", started_at=report_time())
     assert "Verified clean" in client.get("/").content.decode()

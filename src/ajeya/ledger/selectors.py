@@ -99,6 +99,9 @@ def ledger_status() -> LedgerStatus:
     try:
         newest = checkpoints.newest()
         checkpoint = newest.summary() if newest else None
+        if checkpoint:
+            signed = clock.local(dt.datetime.fromisoformat(checkpoint["created_at"]))
+            checkpoint["created_at_local"] = signed.strftime("%d-%m-%Y %H:%M IST")
     except checkpoints.CheckpointError as exc:
         problem = exc.message
     last_run = VerificationRun.objects.order_by("-started_at").first()

@@ -6,3 +6,14 @@ register = template.Library()
 @register.filter
 def get_item(mapping, key):
     return mapping.get(key, "") if mapping else ""
+
+
+@register.filter
+def role_label(value):
+    """The role's name as staff say it ("Registration clerk"), from its stored code."""
+    from ajeya.core.roles import Role
+
+    try:
+        return Role(value).label
+    except ValueError:
+        return value or "—"
