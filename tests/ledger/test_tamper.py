@@ -49,10 +49,11 @@ def test_an_untouched_hospital_verifies_clean(hospital):
 def test_a_patient_row_changed_with_raw_sql_is_found(hospital):
     target = hospital[2]
     raw("UPDATE patients_patient SET name = %s WHERE uhid = %s", ["Someone Else", target.uhid])
-    found = findings()
-    assert len(found) == 1
-    assert found[0].startswith(f"patients_patient {target.uhid}: differs from ledger entry #")
-    assert "name 'Asha Devi C' → 'Someone Else'" in found[0]
+    row, index = findings()
+    assert row.startswith(f"patients_patient {target.uhid}: differs from ledger entry #")
+    assert "name 'Asha Devi C' → 'Someone Else'" in row
+    # The search index still holds the old name, and says so too.
+    assert index.startswith(f"patients_patientnametoken {target.uhid}: the name search index")
 
 
 def test_a_change_hidden_by_recomputing_the_seal_is_still_found(hospital):
@@ -71,11 +72,13 @@ def test_a_change_hidden_by_recomputing_the_seal_is_still_found(hospital):
 def test_a_row_inserted_behind_the_apps_back_is_found(hospital):
     model = Patient.objects.get(pk=hospital[0].pk)
     model.pk, model.uhid, model.abha_number = None, "100999999990", ""
-    model.save()  # an ORM save skips the service: no ledger entry, no seal
+    model.save()  # an ORM save skips the service: no ledger entry, no seal, no index
     found = findings()
     assert found == [
         "patients_patient 100999999990: has no ledger entry: it was added "
-        "behind the application's back"
+        "behind the application's back",
+        "patients_patientnametoken 100999999990: the name search index does not match "
+        "the patient's name",
     ]
 
 

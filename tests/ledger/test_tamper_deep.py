@@ -177,3 +177,19 @@ def test_access_entries_make_their_own_transaction(clerk):
         ledger.patients_accessed(actor=clerk, uhids=["100000000015"], what=AccessKind.VIEWED) == 1
     )
     assert AccessEntry.objects.count() == 1
+
+
+def test_a_deleted_or_planted_search_token_is_found(hospital):
+    target, other = hospital[0], hospital[1]
+    raw(
+        "DELETE FROM patients_patientnametoken WHERE patient_id = %s AND token = 'ravi'",
+        [target.pk],
+    )
+    raw(
+        "INSERT INTO patients_patientnametoken (patient_id, token, skeleton) VALUES (%s, %s, %s)",
+        [other.pk, "sharma", "srm"],
+    )
+    mismatch = "the name search index does not match the patient's name"
+    found = findings()
+    assert f"patients_patientnametoken {target.uhid}: {mismatch}" in found
+    assert f"patients_patientnametoken {other.uhid}: {mismatch}" in found

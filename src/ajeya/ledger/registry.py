@@ -7,7 +7,7 @@ by the seal on the row, and by `ajeya verify` when it re-hashes every row.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,3 +80,14 @@ def seal(instance: models.Model) -> dict:
     state = state_of(instance)
     instance.seal = state_hash(state)
     return state
+
+
+# Checks of data derived from ledgered rows (search indexes and the like): each yields
+# (table, row identifier, problem) for what no longer matches the rows it derives from.
+DerivedCheck = Callable[[], Iterable[tuple[str, str, str]]]
+DERIVED_CHECKS: list[DerivedCheck] = []
+
+
+def register_derived_check(check: DerivedCheck) -> DerivedCheck:
+    DERIVED_CHECKS.append(check)
+    return check

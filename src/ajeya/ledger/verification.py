@@ -322,6 +322,9 @@ def verify(
     for chain in CHAINS:
         check_chain(chain, report, progress)
     check_rows(report, progress)
+    for derived in registry.DERIVED_CHECKS:
+        for table, ident, problem in derived():
+            report.findings.append(Finding("derived", table, ident, problem))
     found: list[checkpoints.Checkpoint] = []
     if use_checkpoint_dir:
         found, unreadable = checkpoints.load_all(public_key=public_key)

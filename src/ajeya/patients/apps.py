@@ -7,7 +7,9 @@ class PatientsConfig(AppConfig):
     verbose_name = "Patients"
 
     def ready(self) -> None:
-        from ajeya.ledger.registry import register
+        from ajeya.ledger.registry import register, register_derived_check
         from ajeya.patients.models import Patient
+        from ajeya.patients.selectors import name_index_mismatches
 
         register(Patient, "patients.patient", subject_attname="uhid")
+        register_derived_check(name_index_mismatches)

@@ -170,3 +170,32 @@ def patient_likely_duplicates(
                 ):
                     add(patient, "similar name, born around the same year")
     return sorted(found.values(), key=lambda d: (-len(d.reasons), d.patient.name_key))[:limit]
+
+
+def name_index_mismatches():
+    """Patients whose search tokens are not exactly those their name gives: a token
+    deleted hides a patient from name search (and invites a duplicate registration),
+    one added points a search at the wrong person. Streams both tables in id order."""
+    tokens = (
+        PatientNameToken.objects.order_by("patient_id", "token")
+        .values_list("patient_id", "token", "skeleton")
+        .iterator(chunk_size=20_000)
+    )
+    pending = next(tokens, None)
+    table = PatientNameToken._meta.db_table
+    for pk, uhid, name in (
+        Patient.objects.order_by("id").values_list("id", "uhid", "name").iterator(chunk_size=20_000)
+    ):
+        stored = set()
+        while pending is not None and pending[0] < pk:
+            yield table, f"patient_id {pending[0]}", "belongs to no patient"
+            pending = next(tokens, None)
+        while pending is not None and pending[0] == pk:
+            stored.add((pending[1], pending[2]))
+            pending = next(tokens, None)
+        expected = {(t, names.skeleton(t)) for t in names.tokens(name)}
+        if stored != expected:
+            yield table, uhid, "the name search index does not match the patient's name"
+    while pending is not None:
+        yield table, f"patient_id {pending[0]}", "belongs to no patient"
+        pending = next(tokens, None)
