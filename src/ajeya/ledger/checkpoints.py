@@ -230,7 +230,7 @@ def load(path: Path, public_key: Ed25519PublicKey | None = None) -> Checkpoint:
     return Checkpoint(path.name, doc, valid)
 
 
-def _sort_key(checkpoint: Checkpoint) -> tuple:
+def sort_key(checkpoint: Checkpoint) -> tuple:
     d = checkpoint.doc
     return (d["changes"]["seq"], d["accesses"]["seq"], d["created_at"])
 
@@ -250,7 +250,7 @@ def load_all(
             found.append(load(path, key))
         except CheckpointError as exc:
             problems.append(exc.message)
-    return sorted(found, key=_sort_key), problems
+    return sorted(found, key=sort_key), problems
 
 
 def newest(

@@ -336,7 +336,7 @@ def verify(
         check_checkpoint(report, each)
     valid = [c for c in found if c.signature_valid]
     if valid:
-        report.checkpoint = max(valid, key=checkpoints._sort_key).summary()
+        report.checkpoint = max(valid, key=checkpoints.sort_key).summary()
         report.checkpoint["checked"] = len(found)
     else:
         report.notes.append("no signed checkpoint found: a cut-off tail cannot be detected")
