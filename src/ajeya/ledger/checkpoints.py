@@ -193,13 +193,21 @@ def create(directory: Path | None = None, private_key: Ed25519PrivateKey | None 
 def load(path: Path, public_key: Ed25519PublicKey | None = None) -> Checkpoint:
     """Read and check a checkpoint file. Bad files raise CheckpointError (one line);
     a well-formed file with a bad signature comes back with signature_valid=False."""
-    path = Path(path)
+    return _parse(Path(path), _read(Path(path)), public_key)
+
+
+def _read(path: Path) -> bytes:
     try:
-        doc = orjson.loads(path.read_bytes())
+        return path.read_bytes()
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint file {path} does not exist") from None
     except OSError as exc:
         raise CheckpointError(f"checkpoint file {path} cannot be read: {exc.strerror}") from None
+
+
+def _parse(path: Path, data: bytes, public_key: Ed25519PublicKey | None) -> Checkpoint:
+    try:
+        doc = orjson.loads(data)
     except orjson.JSONDecodeError:
         raise CheckpointError(
             f"checkpoint file {path.name} is corrupted (not valid JSON)"
@@ -244,13 +252,28 @@ def load_all(
     if not directory.is_dir():
         return [], []
     key = public_key or load_public_key()
+    key_bytes = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     found, problems = [], []
     for path in sorted(directory.glob("checkpoint-*.json")):
         try:
-            found.append(load(path, key))
+            found.append(_load_cached(path, key, key_bytes))
         except CheckpointError as exc:
             problems.append(exc.message)
     return sorted(found, key=sort_key), problems
+
+
+# The dashboard and every scheduled signing look at all checkpoints, which grow by one
+# every few minutes: each file's signature is checked once per process for the same
+# bytes and key (keyed by content, not by timestamps, which an intruder can set).
+_LOADED: dict[tuple, Checkpoint] = {}
+
+
+def _load_cached(path: Path, key: Ed25519PublicKey, key_bytes: bytes) -> Checkpoint:
+    data = _read(path)
+    ident = (str(path), hashlib.sha256(data).digest(), key_bytes)
+    if ident not in _LOADED:
+        _LOADED[ident] = _parse(path, data, key)
+    return _LOADED[ident]
 
 
 def newest(

@@ -80,5 +80,10 @@ def skeleton(token: str) -> str:
     return "".join(collapsed)[:20]
 
 
+def skeletons(text: str) -> list[str]:
+    """The phonetic keys of a text's Latin-letter words, in order."""
+    return [k for k in (skeleton(t) for t in tokens(text)) if k]
+
+
 def phonetic_string(text: str) -> str:
-    return " ".join(k for k in (skeleton(t) for t in tokens(text)) if k)
+    return " ".join(skeletons(text))

@@ -53,7 +53,7 @@ def _by_name_prefix(words: list[str]) -> QuerySet[Patient]:
 
 
 def _by_name_similar(query: str, *, limit: int = FUZZY_CANDIDATE_LIMIT) -> SearchResult:
-    keys = [k for k in (names.skeleton(t) for t in names.tokens(query)) if k]
+    keys = names.skeletons(query)
     if not keys:
         return SearchResult("similar", [], "Sounds-like search works on names in Latin letters.")
     candidate_ids = (
@@ -151,7 +151,7 @@ def patient_likely_duplicates(
         for patient in Patient.objects.filter(abha_number=abha)[:limit]:
             add(patient, "same ABHA number")
     if name and date_of_birth is not None:
-        keys = [k for k in (names.skeleton(t) for t in names.tokens(name)) if k]
+        keys = names.skeletons(name)
         if keys:
             ids = PatientNameToken.objects.filter(skeleton=keys[0]).values("patient_id")
             nearby = Patient.objects.filter(

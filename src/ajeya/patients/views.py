@@ -55,13 +55,7 @@ def register(request):
     if request.method == "POST" and form.is_valid():
         details = form.details()
         if not form.cleaned_data["confirm_new"]:
-            duplicates = selectors.patient_likely_duplicates(
-                name=details["name"],
-                phone=details["phone"],
-                date_of_birth=details["date_of_birth"] or _estimated_dob(details),
-                abha_number=details["abha_number"],
-            )
-        _seen(request, [d.patient.uhid for d in duplicates], AccessKind.LISTED)
+            duplicates = _likely_duplicates(request, details)
         if not duplicates:
             try:
                 patient = services.patient_register(actor=request.user, **details)
@@ -75,9 +69,17 @@ def register(request):
     return render(request, "patients/register.html", {"form": form, "duplicates": duplicates})
 
 
-def _estimated_dob(details):
-    age = details.get("age_years")
-    return birth_date_from_age(age) if age is not None else None
+def _likely_duplicates(request, data: dict) -> list:
+    """Who this might already be, from what the clerk typed so far; those shown are seen."""
+    dob, age = data.get("date_of_birth"), data.get("age_years")
+    duplicates = selectors.patient_likely_duplicates(
+        name=data.get("name") or "",
+        phone=data.get("phone") or "",
+        date_of_birth=dob if dob is not None or age is None else birth_date_from_age(age),
+        abha_number=data.get("abha_number") or "",
+    )
+    _seen(request, [d.patient.uhid for d in duplicates], AccessKind.LISTED)
+    return duplicates
 
 
 @permission_required(Perm.PATIENT_REGISTER)
@@ -85,18 +87,8 @@ def _estimated_dob(details):
 def duplicates_check(request):
     """htmx: as the clerk types, show who this might already be."""
     form = RegisterForm(request.POST)
-    form.is_valid()
-    data = form.cleaned_data
-    dob = data.get("date_of_birth")
-    if dob is None and data.get("age_years") is not None:
-        dob = _estimated_dob(data)
-    duplicates = selectors.patient_likely_duplicates(
-        name=data.get("name") or "",
-        phone=data.get("phone") or "",
-        date_of_birth=dob,
-        abha_number=data.get("abha_number") or "",
-    )
-    _seen(request, [d.patient.uhid for d in duplicates], AccessKind.LISTED)
+    form.is_valid()  # partial input is normal here: use whatever fields are clean
+    duplicates = _likely_duplicates(request, form.cleaned_data)
     return render(request, "patients/_duplicates.html", {"duplicates": duplicates, "live": True})
 
 
