@@ -115,3 +115,33 @@ def test_cli_checkpoint_without_a_key_in_a_fresh_process(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().startswith("ajeya: error: no ledger signing key at")
     assert "Traceback" not in result.stderr
+
+
+def test_a_checkpoint_altered_after_it_was_checked_is_checked_again(keys, clerk):
+    PatientFactory(actor=clerk)
+    _, path = checkpoints.create()
+    first, _ = checkpoints.load_all()
+    assert [c.signature_valid for c in first] == [True]
+    doc = json.loads(path.read_text())
+    doc["changes"]["seq"] += 1
+    path.write_text(json.dumps(doc))
+    again, _ = checkpoints.load_all()
+    assert [c.signature_valid for c in again] == [False]
+
+
+def test_a_damaged_signing_key_is_one_line(keys, capsys):
+    keys.AJEYA_LEDGER_SIGNING_KEY.write_text("not a key")
+    assert cli.main(["ledger", "checkpoint", "--no-qr"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ajeya: error: ")
+    assert "is not a readable Ed25519 private key" in err
+    assert err.count("\n") == 1
+
+
+def test_app_role_grants_are_for_postgresql_only(capsys):
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the refusal is SQLite's")
+    assert cli.main(["ledger", "grant-app-role", "ajeya_app"]) == 2
+    assert "PostgreSQL only" in capsys.readouterr().err
