@@ -78,38 +78,54 @@ class Report:
 def _chain_sql(chain: Chain) -> str:
     """The query that rebuilds, per entry, exactly the bytes its hash was made from.
 
-    The database joins the columns itself (in C) and Python hashes: measured here,
-    Python's SHA-256 (OpenSSL) is three times faster than PostgreSQL's sha256().
+    The database joins the columns itself, in one pass (SQLite's printf, PostgreSQL's
+    concat: both write no value as empty), and Python hashes: measured here, Python's
+    SHA-256 (OpenSSL) is three times faster than PostgreSQL's sha256(), and one printf
+    twice as fast as a chain of `||` (each of which copies the string so far).
     """
     table = chain.model._meta.db_table
     if connection.vendor == "postgresql":
-        parts = [
+        parts = ", chr(31), ".join(
             "to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
             if name == "recorded_at"
-            else f"COALESCE({name}::text, '')"
+            else name
             for name in chain.columns
-        ]
-        joined = " || chr(31) || ".join(parts)
-        hashed = f"convert_to(prev_hash || {joined} || chr(30) || payload, 'UTF8')"
+        )
+        hashed = f"convert_to(concat(prev_hash, {parts}, chr(30), payload), 'UTF8')"
     else:
-        joined = " || char(31) || ".join(f"COALESCE({name}, '')" for name in chain.columns)
-        hashed = f"CAST(prev_hash || {joined} || char(30) || payload AS BLOB)"
+        # %% because the query has parameters: Django turns %s into SQLite's ?.
+        template = "%%s" + "' || char(31) || '".join("%%s" for _ in chain.columns)
+        template += "' || char(30) || '%%s"
+        hashed = (
+            f"CAST(printf('{template}', prev_hash, {', '.join(chain.columns)}, payload) AS BLOB)"
+        )
     return (
         f"SELECT seq, prev_hash, hash, {hashed} FROM {table} "  # noqa: S608 - names from code
         "WHERE seq > %s ORDER BY seq LIMIT %s"
     )
 
 
+def _fetch(sql: str, params: list) -> list[tuple]:
+    """Rows with the bytes as they are: on PostgreSQL in the binary protocol, where text
+    mode would send every entry's bytes hex-encoded (twice the size, then decoded)."""
+    if connection.vendor == "postgresql":
+        import psycopg
+
+        connection.ensure_connection()
+        # Django's connections make client-side-binding cursors, which cannot do binary.
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(sql, params, binary=True)
+            return cursor.fetchall()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def chain_pages(chain: Chain) -> Iterator[list[tuple]]:
     """Pages of (seq, prev_hash, hash, hashed bytes) in sequence order, by keyset: memory
     stays flat however long the chain."""
     sql, last = _chain_sql(chain), 0
-    while True:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [last, PAGE])
-            rows = cursor.fetchall()
-        if not rows:
-            return
+    while rows := _fetch(sql, [last, PAGE]):
         yield rows
         last = rows[-1][0]
 
@@ -137,13 +153,7 @@ def check_chain(chain: Chain, report: Report, progress: Progress | None = None) 
                         "(an entry before it was removed, inserted or reordered)",
                     )
                 )
-            # PostgreSQL answered the check itself (a boolean); SQLite gave us the bytes.
-            intact = (
-                hashed
-                if hashed is True or hashed is False
-                else (sha256(hashed).hexdigest() == digest)
-            )
-            if not intact:
+            if sha256(hashed).hexdigest() != digest:
                 add(
                     Finding(
                         "chain",
