@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -140,3 +141,20 @@ def run_concurrently(work, threads: int) -> list[BaseException]:
     for thread in pool:
         thread.join(timeout=120)
     return errors
+
+
+IST = dt.timezone(dt.timedelta(hours=5, minutes=30))
+
+
+@pytest.fixture
+def clock_at(monkeypatch):
+    """Set the hospital's clock: `clock_at(2026, 11, 30, 8, 0)` is 08:00 IST that day.
+    Services read time through ajeya.core.clock, so every one of them sees it."""
+    from ajeya.core import clock
+
+    def set_time(*args: int) -> dt.datetime:
+        moment = dt.datetime(*args, tzinfo=IST).astimezone(dt.UTC)
+        monkeypatch.setattr(clock, "now", lambda: moment)
+        return moment
+
+    return set_time

@@ -136,6 +136,8 @@ INSTALLED_APPS = [
     "ajeya.ledger",
     "ajeya.accounts",
     "ajeya.patients",
+    "ajeya.appointments",
+    "ajeya.opd",
 ]
 
 MIDDLEWARE = [
@@ -238,6 +240,17 @@ AXES_VERBOSE = False
 # One definition of "the client's address" for lockout, the ledger and the logs.
 AXES_CLIENT_IP_CALLABLE = "ajeya.core.context.client_ip"
 AJEYA_TRUSTED_PROXY_COUNT = env_int("AJEYA_TRUSTED_PROXY_COUNT", 0)
+
+# Text messages (self-booking codes). No SMS gateway is reachable from a cut-off LAN:
+# "console" writes each message to the log, where the help desk can read it out.
+AJEYA_MESSAGE_BACKEND = env("AJEYA_MESSAGE_BACKEND", "console")
+if AJEYA_MESSAGE_BACKEND not in {"console", "memory"} and "." not in AJEYA_MESSAGE_BACKEND:
+    raise ImproperlyConfigured(
+        "AJEYA_MESSAGE_BACKEND must be console, memory or a dotted path to a backend class"
+    )
+AJEYA_OTP_MINUTES = env_int("AJEYA_OTP_MINUTES", 10, minimum=1)
+AJEYA_OTP_PER_PHONE_PER_HOUR = env_int("AJEYA_OTP_PER_PHONE_PER_HOUR", 3, minimum=1)
+AJEYA_BOOKING_DAYS_AHEAD = env_int("AJEYA_BOOKING_DAYS_AHEAD", 30, minimum=1)
 
 OTP_TOTP_ISSUER = AJEYA_HOSPITAL_NAME
 OTP_TOTP_THROTTLE_FACTOR = 1

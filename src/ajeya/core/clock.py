@@ -13,7 +13,7 @@ def now() -> dt.datetime:
 
 def today() -> dt.date:
     """Today's date in the hospital's time zone (IST), not the server's UTC date."""
-    return timezone.localdate()
+    return timezone.localdate(now())
 
 
 def local(value: dt.datetime) -> dt.datetime:

@@ -40,6 +40,14 @@ class Perm(models.TextChoices):
     PATIENT_HISTORY = "patient.history", "See who has seen or changed a patient"
     AUDIT_VIEW = "audit.view", "Search the ledger and export it"
     LEDGER_STATUS = "ledger.status", "See the ledger's verification status"
+    APPOINTMENT_VIEW = "appointment.view", "See clinics, slots and appointments"
+    APPOINTMENT_BOOK = "appointment.book", "Book, move and cancel appointments"
+    SCHEDULE_MANAGE = "schedule.manage", "Set up clinics, sessions, leaves and holidays"
+    QUEUE_CHECK_IN = "queue.check_in", "Check patients in and issue OPD tokens"
+    QUEUE_MANAGE = "queue.manage", "Call, skip, recall and transfer OPD tokens"
+    VITALS_RECORD = "vitals.record", "Record vital signs"
+    CONSULT = "consult", "Write consultations, diagnoses and prescriptions"
+    CONSULTATION_VIEW = "consultation.view", "Read consultations and visit history"
     STAFF_VIEW = "staff.view", "See staff accounts"
     STAFF_MANAGE = "staff.manage", "Create staff accounts, reset two-factor, unlock"
 
@@ -66,6 +74,19 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.PATIENT_HISTORY: {Role.HOSPITAL_ADMIN, Role.AUDITOR},
             Perm.AUDIT_VIEW: {Role.HOSPITAL_ADMIN, Role.IT_SECURITY, Role.AUDITOR},
             Perm.LEDGER_STATUS: {Role.HOSPITAL_ADMIN, Role.IT_SECURITY, Role.AUDITOR},
+            Perm.APPOINTMENT_VIEW: {
+                Role.REGISTRATION_CLERK,
+                Role.DOCTOR,
+                Role.NURSE,
+                Role.HOSPITAL_ADMIN,
+            },
+            Perm.APPOINTMENT_BOOK: {Role.REGISTRATION_CLERK},
+            Perm.SCHEDULE_MANAGE: {Role.HOSPITAL_ADMIN},
+            Perm.QUEUE_CHECK_IN: {Role.REGISTRATION_CLERK},
+            Perm.QUEUE_MANAGE: {Role.DOCTOR, Role.NURSE},
+            Perm.VITALS_RECORD: {Role.DOCTOR, Role.NURSE},
+            Perm.CONSULT: {Role.DOCTOR},
+            Perm.CONSULTATION_VIEW: {Role.DOCTOR, Role.NURSE, Role.AUDITOR},
             Perm.STAFF_VIEW: {Role.IT_SECURITY, Role.HOSPITAL_ADMIN, Role.AUDITOR},
             Perm.STAFF_MANAGE: {Role.IT_SECURITY},
         }.items()

@@ -25,6 +25,7 @@ from django.db import connection, transaction
 
 from ajeya.core import clock, context
 from ajeya.core.bulk import insert_rows
+from ajeya.ledger import registry
 from ajeya.ledger.canonical import canonical_bytes, state_hash
 from ajeya.ledger.models import AccessEntry, AccessKind, ChainedEntry, LedgerAction, LedgerEntry
 
@@ -218,3 +219,55 @@ def patients_accessed(*, actor: Any, uhids: Iterable[str], what: AccessKind) -> 
         return 0
     with transaction.atomic():
         return _insert(ACCESSES, _rows(ACCESSES, entries))
+
+
+def create_sealed(instance: Any, *, actor: Any, reason: str = "") -> dict:
+    """Insert a ledgered row, seal it and record its creation; returns its state.
+
+    For rows whose state includes their database id: the id exists only after the
+    insert, so the seal is a second write in the same transaction.
+    """
+    instance.save(force_insert=True)
+    after = registry.seal(instance)
+    type(instance)._base_manager.filter(pk=instance.pk).update(seal=instance.seal)
+    ledgered = registry.for_model(type(instance))
+    record(
+        Change(
+            action=LedgerAction.CREATE,
+            subject_type=ledgered.subject_type,
+            subject_id=ledgered.subject_id(instance),
+            after=after,
+            reason=reason,
+            actor=actor,
+        )
+    )
+    return after
+
+
+def save_sealed(
+    instance: Any,
+    *,
+    actor: Any,
+    before: dict,
+    reason: str = "",
+    action: LedgerAction = LedgerAction.UPDATE,
+) -> dict:
+    """Save a changed ledgered row with its new seal and record before and after.
+
+    `before` is `registry.state_of(row)` taken before the change, under the row lock.
+    """
+    after = registry.seal(instance)
+    instance.save()
+    ledgered = registry.for_model(type(instance))
+    record(
+        Change(
+            action=action,
+            subject_type=ledgered.subject_type,
+            subject_id=ledgered.subject_id(instance),
+            before=before,
+            after=after,
+            reason=reason,
+            actor=actor,
+        )
+    )
+    return after

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from ajeya.core import clock, identifiers
 from ajeya.core.errors import Conflict, ValidationFailed
 from ajeya.core.roles import Perm, require_perm
+from ajeya.core.validation import require_reason
 from ajeya.ledger import services as ledger
 from ajeya.ledger.models import LedgerAction
 from ajeya.ledger.registry import seal, state_of
@@ -38,7 +39,6 @@ DEMOGRAPHIC_FIELDS = (
     "scheme",
     "scheme_beneficiary_id",
 )
-MIN_REASON_LENGTH = 5
 
 
 def _normalise(details: dict[str, Any]) -> dict[str, Any]:
@@ -201,15 +201,7 @@ def patient_update(
         raise ValidationFailed(
             f"These fields cannot be changed here: {', '.join(sorted(unknown))}."
         )
-    reason = " ".join((reason or "").split())
-    if len(reason) < MIN_REASON_LENGTH:
-        raise ValidationFailed(
-            {
-                "reason": [
-                    f"Say why the record is being changed (at least {MIN_REASON_LENGTH} letters)."
-                ]
-            }
-        )
+    reason = require_reason(reason, why="Say why the record is being changed")
     changes = _normalise(changes)
     with transaction.atomic():
         current = Patient.objects.select_for_update().get(pk=patient.pk)
