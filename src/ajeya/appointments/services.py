@@ -448,7 +448,7 @@ def appointment_mark_arrived(*, actor, appointment: Appointment) -> Appointment:
         appointment,
         AppointmentStatus.ARRIVED,
         actor=actor,
-        reason="",
+        reason="arrived: checked in at the OPD counter",
         action=LedgerAction.UPDATE,
     )
 

@@ -2,11 +2,16 @@
 
 from django.urls import include, path
 
+from ajeya.appointments.urls import self_booking
+
 urlpatterns = [
     path("", include("ajeya.core.urls")),
     path("accounts/", include("ajeya.accounts.urls")),
     path("patients/", include("ajeya.patients.urls")),
     path("audit/", include("ajeya.ledger.urls")),
+    path("appointments/", include("ajeya.appointments.urls")),
+    path("book/", include(self_booking)),
+    path("opd/", include("ajeya.opd.urls")),
 ]
 
 handler403 = "ajeya.core.views.permission_denied"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.db import models
@@ -31,6 +32,12 @@ class Ledgered:
             for name in self.fields
         }
 
+    def __post_init__(self) -> None:
+        # A decimal is hashed at its column's scale: 70.5 in memory is 70.50 once stored.
+        for f in self.model._meta.concrete_fields:
+            if isinstance(f, models.DecimalField) and f.attname in self.fields:
+                self.transforms.setdefault(f.attname, _at_scale(f.decimal_places))
+
     def state(self, instance: models.Model) -> dict:
         return canonical_json(
             self.state_from_values({name: getattr(instance, name) for name in self.fields})
@@ -38,6 +45,15 @@ class Ledgered:
 
     def subject_id(self, instance: models.Model) -> str:
         return str(getattr(instance, self.subject_attname))
+
+
+def _at_scale(places: int) -> Callable[[Any], Any]:
+    exponent = Decimal(1).scaleb(-places)
+
+    def quantize(value: Any) -> Any:
+        return None if value is None else Decimal(value).quantize(exponent)
+
+    return quantize
 
 
 REGISTRY: dict[str, Ledgered] = {}

@@ -118,7 +118,8 @@ def _locked(visit: Visit) -> Visit:
     return Visit.objects.select_for_update().select_related("clinic", "patient").get(pk=visit.pk)
 
 
-def _update(visit: Visit, *, actor, before: dict, reason: str = "") -> Visit:
+def _update(visit: Visit, *, actor, before: dict, reason: str) -> Visit:
+    """Save a status change; `reason` says what happened (the ledger keeps it)."""
     visit.version += 1
     ledger.save_sealed(visit, actor=actor, before=before, reason=reason)
     return visit
@@ -166,7 +167,9 @@ def _calling(actor, visit: Visit) -> Visit:
     current.called_by = actor
     current.calls += 1
     current.skipped = False
-    return _update(current, actor=actor, before=before)
+    return _update(
+        current, actor=actor, before=before, reason=f"called to room {current.clinic.room}"
+    )
 
 
 def visit_call_next(*, actor, clinic: Clinic) -> Visit:
@@ -203,7 +206,7 @@ def visit_skip(*, actor, visit: Visit) -> Visit:
         before = state_of(current)
         current.status = VisitStatus.WAITING
         current.skipped = True
-        return _update(current, actor=actor, before=before)
+        return _update(current, actor=actor, before=before, reason="not present when called")
 
 
 def visit_mark_no_show(*, actor, visit: Visit) -> Visit:
@@ -484,7 +487,7 @@ def consultation_save(
         before = state_of(current)
         current.status = VisitStatus.DONE
         current.finished_at = clock.now()
-        _update(current, actor=actor, before=before)
+        _update(current, actor=actor, before=before, reason="consultation completed")
     return consultation
 
 

@@ -17,3 +17,9 @@ def role_label(value):
         return Role(value).label
     except ValueError:
         return value or "—"
+
+
+@register.filter
+def sum_attr(items, name):
+    """{{ days|sum_attr:"booked" }}: the sum of one attribute over a list."""
+    return sum(getattr(item, name) or 0 for item in items or [])

@@ -1,0 +1,371 @@
+"""Appointment pages: booking at the counter, a clinic's day, schedules, and the
+public self-booking pages (phone + one-time code)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from ajeya.appointments import documents, forms, selectors, services
+from ajeya.appointments.models import BookingChannel
+from ajeya.core import clock
+from ajeya.core.context import client_ip
+from ajeya.core.errors import ApplicationError, ValidationFailed
+from ajeya.core.forms import add_service_errors
+from ajeya.core.roles import Perm, permission_required, public
+from ajeya.ledger import services as ledger
+from ajeya.ledger.models import AccessKind
+from ajeya.patients import selectors as patient_selectors
+from ajeya.patients.models import Patient
+
+SELF_BOOKING_KEY = "self_booking"  # session: {"phone": ..., "until": iso time}
+SELF_BOOKING_MINUTES = 15
+
+
+def _seen(request, uhids, what: AccessKind) -> None:
+    ledger.patients_accessed(actor=request.user, uhids=uhids, what=what)
+
+
+def _day(value: str | None) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value) if value else clock.today()
+    except ValueError:
+        raise ValidationFailed({"date": [f"{value!r} is not a date (YYYY-MM-DD)."]}) from None
+
+
+def _slot_choice(cleaned: tuple[int, str]):
+    session_id, hhmm = cleaned
+    return selectors.session_get(session_id), dt.time.fromisoformat(hhmm)
+
+
+def _grid(request, template: str):
+    clinic_id, day = request.GET.get("clinic"), _day(request.GET.get("date"))
+    clinic = selectors.clinics_active().filter(pk=clinic_id).first() if clinic_id else None
+    days = selectors.clinic_day(clinic, day) if clinic else []
+    return render(request, template, {"clinic": clinic, "day": day, "days": days})
+
+
+@permission_required(Perm.APPOINTMENT_VIEW)
+def slots(request):
+    """htmx: the slot grid of a clinic's day."""
+    return _grid(request, "appointments/_slots.html")
+
+
+@permission_required(Perm.APPOINTMENT_BOOK)
+def book(request):
+    initial = {"uhid": request.GET.get("uhid", ""), "date": clock.today()}
+    form = forms.BookForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            patient = patient_selectors.patient_get(data["uhid"])
+            session, slot_time = _slot_choice(data["slot"])
+            if session.clinic_id != data["clinic"].pk:
+                raise ValidationFailed({"slot": ["Choose a slot of the chosen clinic."]})
+            appointment = services.appointment_book(
+                actor=request.user,
+                patient=patient,
+                session=session,
+                date=data["date"],
+                slot_time=slot_time,
+                channel=data["channel"],
+                note=data["note"],
+            )
+        except ValidationFailed as exc:
+            add_service_errors(form, exc)
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(
+                request,
+                f"Booked {appointment.number}: {patient.name}, {appointment.clinic.name}, "
+                f"{appointment.date:%d-%m-%Y} {appointment.slot_time:%H:%M}.",
+            )
+            return redirect("appointments:detail", number=appointment.number)
+    return render(request, "appointments/book.html", {"form": form})
+
+
+@permission_required(Perm.APPOINTMENT_VIEW)
+def detail(request, number: str):
+    appointment = selectors.appointment_get(number)
+    _seen(request, [appointment.patient.uhid], AccessKind.VIEWED)
+    return render(
+        request,
+        "appointments/detail.html",
+        {
+            "appointment": appointment,
+            "cancel_form": forms.ReasonForm(),
+            "reschedule_form": forms.RescheduleForm(initial={"date": appointment.date}),
+        },
+    )
+
+
+def _act(request, number: str, action) -> HttpResponse:
+    appointment = selectors.appointment_get(number)
+    try:
+        done = action(appointment)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Appointment {done.number}: {done.get_status_display()}.")
+    return redirect("appointments:detail", number=appointment.number)
+
+
+@permission_required(Perm.APPOINTMENT_BOOK)
+@require_POST
+def cancel(request, number: str):
+    form = forms.ReasonForm(request.POST)
+    reason = form.data.get("reason", "")
+    return _act(
+        request,
+        number,
+        lambda a: services.appointment_cancel(actor=request.user, appointment=a, reason=reason),
+    )
+
+
+@permission_required(Perm.APPOINTMENT_BOOK)
+@require_POST
+def no_show(request, number: str):
+    return _act(
+        request,
+        number,
+        lambda a: services.appointment_mark_no_show(actor=request.user, appointment=a),
+    )
+
+
+@permission_required(Perm.APPOINTMENT_BOOK)
+def reschedule(request, number: str):
+    appointment = selectors.appointment_get(number)
+    form = forms.RescheduleForm(request.POST or None, initial={"date": appointment.date})
+    if request.method == "POST" and form.is_valid():
+        try:
+            session, slot_time = _slot_choice(form.cleaned_data["slot"])
+            services.appointment_reschedule(
+                actor=request.user,
+                appointment=appointment,
+                session=session,
+                date=form.cleaned_data["date"],
+                slot_time=slot_time,
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationFailed as exc:
+            add_service_errors(form, exc)
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"Appointment {appointment.number} moved.")
+            return redirect("appointments:detail", number=appointment.number)
+    _seen(request, [appointment.patient.uhid], AccessKind.VIEWED)
+    return render(
+        request, "appointments/reschedule.html", {"form": form, "appointment": appointment}
+    )
+
+
+@permission_required(Perm.APPOINTMENT_VIEW)
+def slip(request, number: str):
+    appointment = selectors.appointment_get(number)
+    _seen(request, [appointment.patient.uhid], AccessKind.PRINTED)
+    return _pdf(appointment, printed_by=request.user.full_name or request.user.username)
+
+
+def _pdf(appointment, *, printed_by: str) -> HttpResponse:
+    response = HttpResponse(
+        documents.appointment_slip(appointment, printed_by=printed_by),
+        content_type="application/pdf",
+    )
+    response["Content-Disposition"] = f'inline; filename="appointment-{appointment.number}.pdf"'
+    return response
+
+
+@permission_required(Perm.APPOINTMENT_VIEW)
+def clinic_day(request, code: str):
+    clinic = selectors.clinic_get(code)
+    day = _day(request.GET.get("date"))
+    bookings = list(selectors.appointments_for_day(clinic, day))
+    _seen(request, [a.patient.uhid for a in bookings], AccessKind.LISTED)
+    return render(
+        request,
+        "appointments/clinic_day.html",
+        {
+            "clinic": clinic,
+            "day": day,
+            "days": selectors.clinic_day(clinic, day),
+            "bookings": bookings,
+            "prev": day - dt.timedelta(days=1),
+            "next": day + dt.timedelta(days=1),
+        },
+    )
+
+
+@permission_required(Perm.APPOINTMENT_VIEW)
+def clinics(request):
+    day = _day(request.GET.get("date"))
+    rows = [(c, selectors.clinic_day(c, day)) for c in selectors.clinics_active()]
+    return render(request, "appointments/clinics.html", {"rows": rows, "day": day})
+
+
+# -- schedules (hospital administration) ------------------------------------------------
+
+
+@permission_required(Perm.SCHEDULE_MANAGE)
+def schedules(request):
+    clinic_form = forms.ClinicForm(prefix="clinic")
+    session_form = forms.SessionForm(prefix="session")
+    closure_form = forms.ClosureForm(prefix="closure")
+    affected = None
+    if request.method == "POST":
+        which = request.POST.get("form")
+        try:
+            if which == "clinic":
+                clinic_form = forms.ClinicForm(request.POST, prefix="clinic")
+                if clinic_form.is_valid():
+                    clinic = services.clinic_create(actor=request.user, **clinic_form.cleaned_data)
+                    messages.success(request, f"Clinic {clinic.code} opened.")
+                    return redirect("appointments:schedules")
+            elif which == "session":
+                session_form = forms.SessionForm(request.POST, prefix="session")
+                if session_form.is_valid():
+                    session = services.session_create(
+                        actor=request.user, **session_form.cleaned_data
+                    )
+                    messages.success(request, f"Session {session} added.")
+                    return redirect("appointments:schedules")
+            elif which == "closure":
+                closure_form = forms.ClosureForm(request.POST, prefix="closure")
+                if closure_form.is_valid():
+                    closure, affected = services.closure_create(
+                        actor=request.user, **closure_form.cleaned_data
+                    )
+                    messages.success(
+                        request,
+                        f"{closure} recorded; {len(affected)} booking(s) are affected "
+                        "(listed below).",
+                    )
+                    _seen(request, [a.patient.uhid for a in affected], AccessKind.LISTED)
+                    closure_form = forms.ClosureForm(prefix="closure")
+        except ValidationFailed as exc:
+            target = {"clinic": clinic_form, "session": session_form}.get(which, closure_form)
+            add_service_errors(target, exc)
+    return render(
+        request,
+        "appointments/schedules.html",
+        {
+            "clinics": selectors.clinics_active().prefetch_related("sessions__doctor"),
+            "closures": selectors.upcoming_closures(),
+            "clinic_form": clinic_form,
+            "session_form": session_form,
+            "closure_form": closure_form,
+            "affected": affected,
+        },
+    )
+
+
+# -- self-booking (public) --------------------------------------------------------------
+
+
+def _verified_phone(request) -> str | None:
+    held = request.session.get(SELF_BOOKING_KEY) or {}
+    until = held.get("until")
+    if not until or dt.datetime.fromisoformat(until) < clock.now():
+        return None
+    return held.get("phone")
+
+
+@public
+def self_start(request):
+    form = forms.PhoneForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            verification = services.otp_send(
+                phone=form.cleaned_data["phone"], ip=client_ip(request)
+            )
+        except ValidationFailed as exc:
+            add_service_errors(form, exc)
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            request.session["self_booking_verification"] = verification.pk
+            return redirect("self_booking:verify")
+    return render(request, "appointments/self_start.html", {"form": form})
+
+
+@public
+def self_verify(request):
+    verification_id = request.session.get("self_booking_verification")
+    if verification_id is None:
+        return redirect("self_booking:start")
+    form = forms.CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            phone = services.otp_verify(
+                verification_id=verification_id, code=form.cleaned_data["code"]
+            )
+        except ValidationFailed as exc:
+            add_service_errors(form, exc)
+        else:
+            request.session.cycle_key()
+            request.session[SELF_BOOKING_KEY] = {
+                "phone": phone,
+                "until": (clock.now() + dt.timedelta(minutes=SELF_BOOKING_MINUTES)).isoformat(),
+            }
+            return redirect("self_booking:choose")
+    return render(request, "appointments/self_verify.html", {"form": form})
+
+
+@public
+def self_choose(request):
+    phone = _verified_phone(request)
+    if phone is None:
+        messages.info(request, "Enter your mobile number to get a new code.")
+        return redirect("self_booking:start")
+    patients = list(Patient.objects.filter(phone=phone).order_by("name")[:20])
+    form = forms.SelfBookForm(
+        request.POST or None, patients=patients, initial={"date": clock.today()}
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        patient = next(p for p in patients if p.uhid == data["patient"])
+        try:
+            session, slot_time = _slot_choice(data["slot"])
+            if session.clinic_id != data["clinic"].pk:
+                raise ValidationFailed({"slot": ["Choose a slot of the chosen clinic."]})
+            appointment = services.appointment_book(
+                actor=None,
+                patient=patient,
+                session=session,
+                date=data["date"],
+                slot_time=slot_time,
+                channel=BookingChannel.ONLINE,
+                contact_phone=phone,
+            )
+        except ValidationFailed as exc:
+            add_service_errors(form, exc)
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            request.session["self_booked"] = appointment.number
+            return redirect("self_booking:done")
+    return render(request, "appointments/self_choose.html", {"form": form, "patients": patients})
+
+
+@public
+def self_slots(request):
+    """htmx: the slot grid, for a caller who has proved their phone."""
+    if _verified_phone(request) is None:
+        return HttpResponse("Your code has expired: start again.", status=403)
+    return _grid(request, "appointments/_slots.html")
+
+
+@public
+def self_done(request):
+    number = request.session.get("self_booked")
+    if not number or _verified_phone(request) is None:
+        return redirect("self_booking:start")
+    appointment = selectors.appointment_get(number)
+    if request.GET.get("pdf") == "1":
+        return _pdf(appointment, printed_by="self-booking")
+    return render(request, "appointments/self_done.html", {"appointment": appointment})
