@@ -61,6 +61,7 @@ def run_seed(*, patients: int, seed: int):
     from ajeya.accounts.seed import seed_staff
     from ajeya.core.roles import Role
     from ajeya.core.seed import seed_departments
+    from ajeya.opd.seed import seed_clinics, seed_opd_day
     from ajeya.patients.seed import seed_patients
 
     if patients < 0:
@@ -73,7 +74,16 @@ def run_seed(*, patients: int, seed: int):
         seed_patients(
             patients, seed=seed, clerks=clerks, progress=lambda n: progress.advance(task, n)
         )
-    out.print(f"Seeded {len(departments)} departments, {len(logins)} staff, {patients} patients.")
+    with _progress() as progress:
+        task = progress.add_task("Clinics, bookings and today's OPD", total=None)
+        clinics = seed_clinics(departments)
+        day = seed_opd_day(seed=seed)
+        progress.update(task, total=1, completed=1)
+    out.print(
+        f"Seeded {len(departments)} departments, {len(logins)} staff, {patients} patients, "
+        f"{len(clinics)} clinics; {day['bookings']} bookings, {day['visits']} OPD visits today "
+        f"({day['consultations']} seen)."
+    )
     return logins
 
 
