@@ -177,3 +177,10 @@ def test_anonymous_visitors_are_sent_to_login(client, make_user):
         response = client.get(reverse(name, kwargs=kwargs))
         assert response.status_code == 302, name
         assert response["Location"].startswith("/accounts/login/")
+
+
+def test_the_roles_page_names_every_permission():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "roles.md").read_text()
+    assert [p.value for p in Perm if f"`{p.value}`" not in text] == []
