@@ -52,6 +52,7 @@ POST_ONLY = {
     "opd:skip",
     "opd:no_show",
     "opd:transfer",
+    "opd:follow_up",
 }
 
 

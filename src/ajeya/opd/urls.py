@@ -19,6 +19,7 @@ urlpatterns = [
     path("visits/<int:pk>/transfer/", views.transfer, name="transfer"),
     path("visits/<int:pk>/vitals/", views.vitals, name="vitals"),
     path("visits/<int:pk>/consult/", views.consult, name="consult"),
+    path("visits/<int:pk>/follow-up/", views.follow_up, name="follow_up"),
     path("visits/<int:pk>/prescription.pdf", views.prescription, name="prescription"),
     path("patients/<str:uhid>/timeline/", views.timeline, name="timeline"),
 ]

@@ -3,6 +3,8 @@ a patient's visit timeline, and the waiting-hall display (no login, no names).""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -284,6 +286,36 @@ def visit(request, pk: int):
             "vitals": list(visit.vitals.all()),
         },
     )
+
+
+@permission_required(Perm.CONSULT)
+@require_POST
+def follow_up(request, pk: int):
+    """Book the follow-up the consultation asked for: a slot chosen from the grid."""
+    visit = selectors.visit_get(pk)
+    consultation = selectors.consultation_for(visit)
+    session_id, _, hhmm = request.POST.get("slot", "").partition("@")
+    try:
+        if consultation is None or consultation.follow_up_on is None:
+            raise ValidationFailed("This consultation asks for no follow-up.")
+        if not session_id.isdigit() or len(hhmm) != 5:
+            raise ValidationFailed("Choose a slot from the grid.")
+        appointment = services.follow_up_book(
+            actor=request.user,
+            consultation=consultation,
+            session=appointment_selectors.session_get(int(session_id)),
+            date=consultation.follow_up_on,
+            slot_time=dt.time.fromisoformat(hhmm),
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            f"Follow-up booked: {appointment.number}, {appointment.date:%d-%m-%Y} "
+            f"{appointment.slot_time:%H:%M}.",
+        )
+    return redirect("opd:visit", pk=visit.pk)
 
 
 @permission_required(Perm.CONSULTATION_VIEW)
