@@ -48,7 +48,11 @@ def test_the_visit_page_offers_the_follow_up_day_and_books_it(client, seen):
 
 @pytest.mark.parametrize(
     ("slot", "message"),
-    [("", "Choose a slot from the grid."), ("nonsense", "Choose a slot from the grid.")],
+    [
+        ("", "Choose a slot from the grid."),
+        ("nonsense", "That slot is not one the grid offered."),
+        ("7@25:00", "That slot is not one the grid offered."),
+    ],
 )
 def test_a_missing_or_bad_slot_is_named_and_nothing_is_booked(client, seen, slot, message):
     doctor, visit, _ = seen

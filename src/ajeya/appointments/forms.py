@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django import forms
 
 from ajeya.accounts.models import User
 from ajeya.appointments.models import BookingChannel, Clinic, ClosureKind, Weekday
 from ajeya.core.models import Department
 from ajeya.core.roles import Role
+
+
+def parse_slot(value: str) -> tuple[int, dt.time]:
+    """ "<session id>@HH:MM", as the slot grid posts it; anything else is refused."""
+    if not value:
+        raise forms.ValidationError("Choose a slot from the grid.")
+    session_id, _, hhmm = value.partition("@")
+    try:
+        if not session_id.isdigit() or len(hhmm) != 5:
+            raise ValueError(value)
+        return int(session_id), dt.time.fromisoformat(hhmm)
+    except ValueError:
+        raise forms.ValidationError("That slot is not one the grid offered.") from None
+
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 TIME = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
@@ -71,15 +87,9 @@ class BookForm(forms.Form):
     )
     note = forms.CharField(max_length=200, required=False)
 
-    def clean_slot(self) -> tuple[int, str] | None:
+    def clean_slot(self) -> tuple[int, dt.time] | None:
         """A slot is "<session id>@HH:MM", as the slot grid posts it."""
-        value = self.cleaned_data.get("slot") or ""
-        if not value:
-            raise forms.ValidationError("Choose a slot from the grid.")
-        session_id, _, time = value.partition("@")
-        if not session_id.isdigit() or len(time) != 5:
-            raise forms.ValidationError("That slot is not one the grid offered.")
-        return int(session_id), time
+        return parse_slot(self.cleaned_data.get("slot") or "")
 
 
 class RescheduleForm(forms.Form):

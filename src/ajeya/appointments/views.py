@@ -37,9 +37,9 @@ def _day(value: str | None) -> dt.date:
         raise ValidationFailed({"date": [f"{value!r} is not a date (YYYY-MM-DD)."]}) from None
 
 
-def _slot_choice(cleaned: tuple[int, str]):
-    session_id, hhmm = cleaned
-    return selectors.session_get(session_id), dt.time.fromisoformat(hhmm)
+def _slot_choice(cleaned: tuple[int, dt.time]):
+    session_id, slot_time = cleaned
+    return selectors.session_get(session_id), slot_time
 
 
 def _grid(request, template: str):
@@ -109,7 +109,7 @@ def _act(request, number: str, action) -> HttpResponse:
     try:
         done = action(appointment)
     except ApplicationError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, exc.human)
     else:
         messages.success(request, f"Appointment {done.number}: {done.get_status_display()}.")
     return redirect("appointments:detail", number=appointment.number)

@@ -21,6 +21,11 @@ class ApplicationError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    @property
+    def human(self) -> str:
+        """The message as a person reads it on a page (no field names)."""
+        return self.message
+
 
 class ValidationFailed(ApplicationError):
     """Input was refused; `errors` maps a field name (or "__all__") to messages."""
@@ -37,6 +42,10 @@ class ValidationFailed(ApplicationError):
             for field, msgs in errors.items()
         )
         super().__init__(summary, code=code)
+
+    @property
+    def human(self) -> str:
+        return " ".join(m for msgs in self.errors.values() for m in msgs)
 
 
 class PermissionRefused(ApplicationError):

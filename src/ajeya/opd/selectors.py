@@ -11,7 +11,7 @@ from django.db.models import Prefetch, QuerySet
 from ajeya.appointments.models import Clinic
 from ajeya.core import clock
 from ajeya.core.errors import NotFound
-from ajeya.opd.models import Consultation, Visit, VisitStatus
+from ajeya.opd.models import Consultation, Visit, VisitStatus, Vitals
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,9 @@ def queue(clinic: Clinic, day: dt.date | None = None) -> Queue:
     visits = list(
         Visit.objects.filter(clinic=clinic, date=day)
         .select_related("patient", "called_by", "appointment")
-        .prefetch_related("vitals")
+        .prefetch_related(
+            Prefetch("vitals", queryset=Vitals.objects.order_by("recorded_at"), to_attr="taken")
+        )
         .order_by("token")
     )
     return Queue(

@@ -142,8 +142,7 @@ def _calling(actor, visit: Visit) -> Visit:
         )
     if current.status != VisitStatus.WAITING:
         raise Conflict(
-            f"Token {current.token} is {current.get_status_display().lower()}: "
-            "it cannot be called.",
+            f"Token {current.token} cannot be called ({current.get_status_display().lower()}).",
             code="not_waiting",
         )
     busy = (

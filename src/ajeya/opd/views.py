@@ -3,15 +3,15 @@ a patient's visit timeline, and the waiting-hall display (no login, no names).""
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.contrib import messages
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from ajeya.appointments import selectors as appointment_selectors
+from ajeya.appointments.forms import parse_slot
 from ajeya.appointments.models import AppointmentStatus
 from ajeya.core import clock, identifiers
 from ajeya.core.errors import ApplicationError, NotFound, ValidationFailed
@@ -91,7 +91,7 @@ def arrive(request):
             actor=request.user, patient=patient, clinic=clinic, appointment=appointment
         )
     except ApplicationError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, exc.human)
         return redirect(f"{reverse('opd:check_in')}?q={patient.uhid}")
     messages.success(
         request,
@@ -117,7 +117,7 @@ def _queue_action(request, code: str, action) -> HttpResponse:
     try:
         message = action()
     except ApplicationError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, exc.human)
     else:
         messages.success(request, message)
     return redirect("opd:worklist", code=code)
@@ -294,21 +294,22 @@ def follow_up(request, pk: int):
     """Book the follow-up the consultation asked for: a slot chosen from the grid."""
     visit = selectors.visit_get(pk)
     consultation = selectors.consultation_for(visit)
-    session_id, _, hhmm = request.POST.get("slot", "").partition("@")
     try:
         if consultation is None or consultation.follow_up_on is None:
             raise ValidationFailed("This consultation asks for no follow-up.")
-        if not session_id.isdigit() or len(hhmm) != 5:
-            raise ValidationFailed("Choose a slot from the grid.")
+        try:
+            session_id, slot_time = parse_slot(request.POST.get("slot", ""))
+        except DjangoValidationError as exc:
+            raise ValidationFailed(" ".join(exc.messages)) from None
         appointment = services.follow_up_book(
             actor=request.user,
             consultation=consultation,
-            session=appointment_selectors.session_get(int(session_id)),
+            session=appointment_selectors.session_get(session_id),
             date=consultation.follow_up_on,
-            slot_time=dt.time.fromisoformat(hhmm),
+            slot_time=slot_time,
         )
     except ApplicationError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, exc.human)
     else:
         messages.success(
             request,
