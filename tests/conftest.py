@@ -158,3 +158,31 @@ def clock_at(monkeypatch):
         return moment
 
     return set_time
+
+
+# -- the outpatient department: shared by appointments, OPD and the wards' tests --------
+
+
+@pytest.fixture
+def monday_morning(clock_at):
+    """08:00 IST on Monday 30 November 2026, before the clinics open."""
+    return clock_at(2026, 11, 30, 8, 0)
+
+
+@pytest.fixture
+def clinic(db):
+    from tests.appointments import factories
+
+    return factories.clinic("MED-1", room="12")
+
+
+@pytest.fixture
+def surgery(db):
+    from tests.appointments import factories
+
+    return factories.clinic("SURG-1", room="7", dept="SURG")
+
+
+@pytest.fixture
+def doctor(make_user):
+    return make_user(Role.DOCTOR, username="dr-asha", full_name="Dr. Asha Rao")

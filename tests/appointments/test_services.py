@@ -19,16 +19,6 @@ NINE = dt.time(9, 0)
 
 
 @pytest.fixture
-def monday_morning(clock_at):
-    return clock_at(2026, 11, 30, 8, 0)
-
-
-@pytest.fixture
-def clinic(db):
-    return factories.clinic()
-
-
-@pytest.fixture
 def session(clinic):
     return factories.session(clinic)  # Mondays 09:00-10:00, 15-minute slots of 2
 

@@ -36,16 +36,6 @@ SLOTS = reverse("appointments:slots")
 
 
 @pytest.fixture
-def monday_morning(clock_at):
-    return clock_at(2026, 11, 30, 8, 0)
-
-
-@pytest.fixture
-def clinic(db):
-    return factories.clinic("MED-1", room="12")
-
-
-@pytest.fixture
 def session(clinic):
     return factories.session(clinic)  # Mondays 09:00-10:00, 15-minute slots of 2
 

@@ -41,26 +41,6 @@ NINE = dt.time(9, 0)
 
 
 @pytest.fixture
-def monday_morning(clock_at):
-    return clock_at(2026, 11, 30, 8, 0)
-
-
-@pytest.fixture
-def clinic(db):
-    return schedule.clinic("MED-1", room="12")
-
-
-@pytest.fixture
-def surgery(db):
-    return schedule.clinic("SURG-1", room="7", dept="SURG")
-
-
-@pytest.fixture
-def doctor(make_user):
-    return make_user(Role.DOCTOR, username="dr-asha", full_name="Dr. Asha Rao")
-
-
-@pytest.fixture
 def other_doctor(make_user):
     return make_user(Role.DOCTOR, username="dr-vikram", full_name="Dr. Vikram Sen")
 

@@ -38,26 +38,6 @@ ARRIVE = reverse("opd:arrive")
 
 
 @pytest.fixture
-def monday_morning(clock_at):
-    return clock_at(2026, 11, 30, 8, 0)
-
-
-@pytest.fixture
-def clinic(db):
-    return schedule.clinic("MED-1", room="12")
-
-
-@pytest.fixture
-def surgery(db):
-    return schedule.clinic("SURG-1", room="7", dept="SURG")
-
-
-@pytest.fixture
-def doctor(make_user):
-    return make_user(Role.DOCTOR, username="dr-asha", full_name="Dr. Asha Rao")
-
-
-@pytest.fixture
 def doctor_client(doctor):
     return verified_client(Client(), doctor)
 
