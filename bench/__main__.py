@@ -9,6 +9,7 @@ BENCHMARKS = {
     "registration": "bench.registration",
     "seed": "bench.seed",
     "ledger": "bench.ledger",
+    "opd": "bench.opd",
 }
 
 
