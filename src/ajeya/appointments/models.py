@@ -207,7 +207,7 @@ class PhoneVerification(models.Model):
     kept for rate limits and investigation, not ledgered."""
 
     phone = models.CharField(max_length=10, db_index=True)
-    code_hash = models.CharField(max_length=64)
+    code_hash = models.CharField(max_length=100)  # "<salt>$<sha256 hex>"
     created_at = models.DateTimeField(db_index=True)
     expires_at = models.DateTimeField()
     attempts = models.PositiveSmallIntegerField(default=0)

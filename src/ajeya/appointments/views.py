@@ -42,11 +42,33 @@ def _slot_choice(cleaned: tuple[int, dt.time]):
     return selectors.session_get(session_id), slot_time
 
 
+def _grid_context(clinic_id, day_text) -> dict:
+    """The slot grid of a clinic's day, for the htmx fragment and for a page's first
+    render (drawn with the page, so no second request can overtake it)."""
+    day = _day(day_text if isinstance(day_text, str) else None)
+    if isinstance(day_text, dt.date):
+        day = day_text
+    clinic = None
+    if clinic_id and str(clinic_id).isdigit():
+        clinic = selectors.clinics_active().filter(pk=clinic_id).first()
+    return {
+        "clinic": clinic,
+        "day": day,
+        "days": selectors.clinic_day(clinic, day) if clinic else [],
+    }
+
+
+def _form_grid(form, clinic_id=None) -> dict:
+    try:
+        return _grid_context(clinic_id or form["clinic"].value(), form["date"].value())
+    except ValidationFailed:
+        return _grid_context(None, None)
+
+
 def _grid(request, template: str):
-    clinic_id, day = request.GET.get("clinic"), _day(request.GET.get("date"))
-    clinic = selectors.clinics_active().filter(pk=clinic_id).first() if clinic_id else None
-    days = selectors.clinic_day(clinic, day) if clinic else []
-    return render(request, template, {"clinic": clinic, "day": day, "days": days})
+    return render(
+        request, template, _grid_context(request.GET.get("clinic"), request.GET.get("date"))
+    )
 
 
 @permission_required(Perm.APPOINTMENT_VIEW)
@@ -86,7 +108,7 @@ def book(request):
                 f"{appointment.date:%d-%m-%Y} {appointment.slot_time:%H:%M}.",
             )
             return redirect("appointments:detail", number=appointment.number)
-    return render(request, "appointments/book.html", {"form": form})
+    return render(request, "appointments/book.html", {"form": form, **_form_grid(form)})
 
 
 @permission_required(Perm.APPOINTMENT_VIEW)
@@ -161,7 +183,9 @@ def reschedule(request, number: str):
             return redirect("appointments:detail", number=appointment.number)
     _seen(request, [appointment.patient.uhid], AccessKind.VIEWED)
     return render(
-        request, "appointments/reschedule.html", {"form": form, "appointment": appointment}
+        request,
+        "appointments/reschedule.html",
+        {"form": form, "appointment": appointment, **_form_grid(form, appointment.clinic_id)},
     )
 
 
@@ -349,7 +373,11 @@ def self_choose(request):
         else:
             request.session["self_booked"] = appointment.number
             return redirect("self_booking:done")
-    return render(request, "appointments/self_choose.html", {"form": form, "patients": patients})
+    return render(
+        request,
+        "appointments/self_choose.html",
+        {"form": form, "patients": patients, **_form_grid(form)},
+    )
 
 
 @public

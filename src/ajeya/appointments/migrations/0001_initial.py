@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('phone', models.CharField(db_index=True, max_length=10)),
-                ('code_hash', models.CharField(max_length=64)),
+                ('code_hash', models.CharField(max_length=100)),
                 ('created_at', models.DateTimeField(db_index=True)),
                 ('expires_at', models.DateTimeField()),
                 ('attempts', models.PositiveSmallIntegerField(default=0)),
