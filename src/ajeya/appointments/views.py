@@ -17,17 +17,13 @@ from ajeya.core.context import client_ip
 from ajeya.core.errors import ApplicationError, ValidationFailed
 from ajeya.core.forms import add_service_errors
 from ajeya.core.roles import Perm, permission_required, public
-from ajeya.ledger import services as ledger
+from ajeya.ledger.access import seen
 from ajeya.ledger.models import AccessKind
 from ajeya.patients import selectors as patient_selectors
 from ajeya.patients.models import Patient
 
 SELF_BOOKING_KEY = "self_booking"  # session: {"phone": ..., "until": iso time}
 SELF_BOOKING_MINUTES = 15
-
-
-def _seen(request, uhids, what: AccessKind) -> None:
-    ledger.patients_accessed(actor=request.user, uhids=uhids, what=what)
 
 
 def _day(value: str | None) -> dt.date:
@@ -114,7 +110,7 @@ def book(request):
 @permission_required(Perm.APPOINTMENT_VIEW)
 def detail(request, number: str):
     appointment = selectors.appointment_get(number)
-    _seen(request, [appointment.patient.uhid], AccessKind.VIEWED)
+    seen(request, [appointment.patient.uhid], AccessKind.VIEWED)
     return render(
         request,
         "appointments/detail.html",
@@ -181,7 +177,7 @@ def reschedule(request, number: str):
         else:
             messages.success(request, f"Appointment {appointment.number} moved.")
             return redirect("appointments:detail", number=appointment.number)
-    _seen(request, [appointment.patient.uhid], AccessKind.VIEWED)
+    seen(request, [appointment.patient.uhid], AccessKind.VIEWED)
     return render(
         request,
         "appointments/reschedule.html",
@@ -192,7 +188,7 @@ def reschedule(request, number: str):
 @permission_required(Perm.APPOINTMENT_VIEW)
 def slip(request, number: str):
     appointment = selectors.appointment_get(number)
-    _seen(request, [appointment.patient.uhid], AccessKind.PRINTED)
+    seen(request, [appointment.patient.uhid], AccessKind.PRINTED)
     return _pdf(appointment, printed_by=request.user.full_name or request.user.username)
 
 
@@ -210,7 +206,7 @@ def clinic_day(request, code: str):
     clinic = selectors.clinic_get(code)
     day = _day(request.GET.get("date"))
     bookings = list(selectors.appointments_for_day(clinic, day))
-    _seen(request, [a.patient.uhid for a in bookings], AccessKind.LISTED)
+    seen(request, [a.patient.uhid for a in bookings], AccessKind.LISTED)
     return render(
         request,
         "appointments/clinic_day.html",
@@ -269,7 +265,7 @@ def schedules(request):
                         f"{closure} recorded; {len(affected)} booking(s) are affected "
                         "(listed below).",
                     )
-                    _seen(request, [a.patient.uhid for a in affected], AccessKind.LISTED)
+                    seen(request, [a.patient.uhid for a in affected], AccessKind.LISTED)
                     closure_form = forms.ClosureForm(prefix="closure")
         except ValidationFailed as exc:
             target = {"clinic": clinic_form, "session": session_form}.get(which, closure_form)

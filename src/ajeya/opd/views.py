@@ -17,16 +17,12 @@ from ajeya.core import clock, identifiers
 from ajeya.core.errors import ApplicationError, NotFound, ValidationFailed
 from ajeya.core.forms import add_service_errors
 from ajeya.core.roles import Perm, permission_required, public
-from ajeya.ledger import services as ledger
+from ajeya.ledger.access import seen
 from ajeya.ledger.models import AccessKind
 from ajeya.opd import documents, forms, icd10, selectors, services
 from ajeya.patients import selectors as patient_selectors
 
 DISPLAY_REFRESH_SECONDS = 5
-
-
-def _seen(request, uhids, what: AccessKind) -> None:
-    ledger.patients_accessed(actor=request.user, uhids=uhids, what=what)
 
 
 @permission_required(Perm.APPOINTMENT_VIEW)
@@ -58,7 +54,7 @@ def check_in(request):
         except NotFound as exc:
             form.add_error("q", exc.message)
         else:
-            _seen(request, [patient.uhid], AccessKind.VIEWED)
+            seen(request, [patient.uhid], AccessKind.VIEWED)
             bookings = [
                 a
                 for a in appointment_selectors.patient_appointments(patient)
@@ -105,7 +101,7 @@ def worklist(request, code: str):
     clinic = appointment_selectors.clinic_get(code)
     queue = selectors.queue(clinic)
     shown = queue.called + queue.waiting + queue.skipped
-    _seen(request, [v.patient.uhid for v in shown], AccessKind.LISTED)
+    seen(request, [v.patient.uhid for v in shown], AccessKind.LISTED)
     return render(
         request,
         "opd/worklist.html",
@@ -199,7 +195,7 @@ def vitals(request, pk: int):
         else:
             messages.success(request, f"Vitals recorded for token {visit.token}.")
             return redirect("opd:worklist", code=visit.clinic.code)
-    _seen(request, [visit.patient.uhid], AccessKind.VIEWED)
+    seen(request, [visit.patient.uhid], AccessKind.VIEWED)
     return render(request, "opd/vitals.html", {"visit": visit, "form": form})
 
 
@@ -250,7 +246,7 @@ def consult(request, pk: int):
         else:
             messages.success(request, f"Consultation saved for token {visit.token}.")
             return redirect("opd:visit", pk=visit.pk)
-    _seen(request, [visit.patient.uhid], AccessKind.VIEWED)
+    seen(request, [visit.patient.uhid], AccessKind.VIEWED)
     return render(
         request,
         "opd/consult.html",
@@ -278,7 +274,7 @@ def icd10_search(request):
 @permission_required(Perm.CONSULTATION_VIEW)
 def visit(request, pk: int):
     visit = selectors.visit_get(pk)
-    _seen(request, [visit.patient.uhid], AccessKind.VIEWED)
+    seen(request, [visit.patient.uhid], AccessKind.VIEWED)
     return render(
         request,
         "opd/visit.html",
@@ -327,7 +323,7 @@ def prescription(request, pk: int):
     consultation = selectors.consultation_for(visit)
     if consultation is None:
         raise NotFound(f"Token {visit.token} has no consultation yet.")
-    _seen(request, [visit.patient.uhid], AccessKind.PRINTED)
+    seen(request, [visit.patient.uhid], AccessKind.PRINTED)
     response = HttpResponse(
         documents.prescription(
             consultation, printed_by=request.user.full_name or request.user.username
@@ -341,7 +337,7 @@ def prescription(request, pk: int):
 @permission_required(Perm.CONSULTATION_VIEW)
 def timeline(request, uhid: str):
     patient = patient_selectors.patient_get(uhid)
-    _seen(request, [patient.uhid], AccessKind.VIEWED)
+    seen(request, [patient.uhid], AccessKind.VIEWED)
     visits = list(selectors.patient_visits(patient)[:100])
     template = "opd/_timeline.html" if request.htmx else "opd/timeline.html"
     return render(

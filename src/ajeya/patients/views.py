@@ -14,7 +14,7 @@ from ajeya.core.errors import ApplicationError, ValidationFailed
 from ajeya.core.forms import add_service_errors
 from ajeya.core.roles import Perm, permission_required
 from ajeya.ledger import selectors as ledger_selectors
-from ajeya.ledger import services as ledger
+from ajeya.ledger.access import seen
 from ajeya.ledger.models import AccessKind
 from ajeya.patients import documents, selectors, services
 from ajeya.patients.forms import EditForm, RegisterForm
@@ -23,17 +23,12 @@ from ajeya.patients.validators import birth_date_from_age
 PAGE_SIZE = 25
 
 
-def _seen(request, uhids, what: AccessKind) -> None:
-    """Every page that shows who a patient is leaves an access entry (ARCHITECTURE §3)."""
-    ledger.patients_accessed(actor=request.user, uhids=uhids, what=what)
-
-
 @permission_required(Perm.PATIENT_VIEW)
 def search(request):
     query = request.GET.get("q", "")
     result = selectors.patient_search(query, similar=request.GET.get("similar") == "1")
     page = Paginator(result.patients, PAGE_SIZE).get_page(request.GET.get("page"))
-    _seen(request, [p.uhid for p in page.object_list], AccessKind.LISTED)
+    seen(request, [p.uhid for p in page.object_list], AccessKind.LISTED)
     similar = result.kind == "similar"
     context = {
         "query": query,
@@ -78,7 +73,7 @@ def _likely_duplicates(request, data: dict) -> list:
         date_of_birth=dob if dob is not None or age is None else birth_date_from_age(age),
         abha_number=data.get("abha_number") or "",
     )
-    _seen(request, [d.patient.uhid for d in duplicates], AccessKind.LISTED)
+    seen(request, [d.patient.uhid for d in duplicates], AccessKind.LISTED)
     return duplicates
 
 
@@ -95,7 +90,7 @@ def duplicates_check(request):
 @permission_required(Perm.PATIENT_VIEW)
 def detail(request, uhid: str):
     patient = selectors.patient_get(uhid)
-    _seen(request, [patient.uhid], AccessKind.VIEWED)
+    seen(request, [patient.uhid], AccessKind.VIEWED)
     return render(request, "patients/detail.html", {"patient": patient})
 
 
@@ -123,14 +118,14 @@ def edit(request, uhid: str):
                 return redirect("patients:detail", uhid=patient.uhid)
     else:
         form = EditForm(instance=patient, initial={"version": patient.version})
-    _seen(request, [patient.uhid], AccessKind.EDIT_FORM)
+    seen(request, [patient.uhid], AccessKind.EDIT_FORM)
     return render(request, "patients/edit.html", {"form": form, "patient": patient})
 
 
 @permission_required(Perm.PATIENT_PRINT_SLIP)
 def slip(request, uhid: str):
     patient = selectors.patient_get(uhid)
-    _seen(request, [patient.uhid], AccessKind.PRINTED)
+    seen(request, [patient.uhid], AccessKind.PRINTED)
     printed_by = request.user.full_name or request.user.username
     response = HttpResponse(
         documents.registration_slip(patient, printed_by=printed_by), content_type="application/pdf"
@@ -143,7 +138,7 @@ def slip(request, uhid: str):
 def history(request, uhid: str):
     """Who has seen or changed this patient, newest first."""
     patient = selectors.patient_get(uhid)
-    _seen(request, [patient.uhid], AccessKind.HISTORY)
+    seen(request, [patient.uhid], AccessKind.HISTORY)
     changes = [
         (entry, ledger_selectors.changed_fields(entry))
         for entry in ledger_selectors.patient_changes(patient.uhid)[:200]
