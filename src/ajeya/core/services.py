@@ -8,10 +8,6 @@ from ajeya.core.errors import ValidationFailed
 from ajeya.core.models import Department, DepartmentKind
 from ajeya.core.roles import Perm, require_perm
 from ajeya.ledger import services as ledger
-from ajeya.ledger.models import LedgerAction
-from ajeya.ledger.registry import seal
-
-SUBJECT = "core.department"
 
 
 def department_create(*, actor, code: str, name: str, kind: str) -> Department:
@@ -22,20 +18,8 @@ def department_create(*, actor, code: str, name: str, kind: str) -> Department:
         raise ValidationFailed({"kind": [f"Unknown kind {kind!r}."]})
     try:
         with transaction.atomic():
-            department = Department.objects.create(
-                code=code.strip().upper(), name=name.strip(), kind=kind
-            )
-            after = seal(department)
-            Department.objects.filter(pk=department.pk).update(seal=department.seal)
-            ledger.record(
-                ledger.Change(
-                    action=LedgerAction.CREATE,
-                    subject_type=SUBJECT,
-                    subject_id=str(department.pk),
-                    after=after,
-                    actor=actor,
-                )
-            )
+            department = Department(code=code.strip().upper(), name=name.strip(), kind=kind)
+            ledger.create_sealed(department, actor=actor)
     except IntegrityError:
         raise ValidationFailed({"code": [f"A department with code {code!r} exists."]}) from None
     return department
