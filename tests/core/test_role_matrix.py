@@ -53,6 +53,14 @@ POST_ONLY = {
     "opd:no_show",
     "opd:transfer",
     "opd:follow_up",
+    "ipd:observation",
+    "ipd:fluid",
+    "ipd:note",
+    "ipd:medication",
+    "ipd:medication_stop",
+    "ipd:dose",
+    "ipd:transfer",
+    "ipd:bed_status",
 }
 
 
@@ -63,6 +71,7 @@ class World:
     patient: Patient
     appointment: object
     visit: object
+    admission: object
 
 
 def make_world(make_user) -> World:
@@ -89,7 +98,38 @@ def make_world(make_user) -> World:
     visit = opd.visit_check_in(actor=clerk, patient=other, clinic=clinic)
     opd.visit_call_next(actor=doctor, clinic=clinic)
     opd.consultation_save(actor=doctor, visit=visit, complaints="fever", diagnoses=["R50.9"])
-    return World(patient, appointment, visit)
+    admission = make_admission(clerk, doctor, clinic, other)
+    return World(patient, appointment, visit, admission)
+
+
+def make_admission(clerk, doctor, clinic, patient):
+    from ajeya.ipd import services as ipd
+    from ajeya.ipd.models import Admission
+
+    ward = ipd.ward_create(actor=None, code="MW", name="Medical ward", department=clinic.department)
+    bed = ipd.bed_create(
+        actor=None,
+        room=ipd.room_create(actor=None, ward=ward, number="1"),
+        label="MW-1",
+        category="general",
+    )
+    admission = ipd.admission_create(
+        actor=clerk,
+        patient=patient,
+        bed=bed,
+        attending_doctor=doctor,
+        unit=clinic,
+        provisional_icd10="R50.9",
+    )
+    ipd.discharge_create(
+        actor=doctor,
+        admission=admission,
+        kind="normal",
+        diagnoses=["R50.9"],
+        course="settled",
+        condition="well",
+    )
+    return Admission.objects.get(pk=admission.pk)
 
 
 def sample_kwargs(name: str, world: World, user) -> dict:
@@ -117,6 +157,15 @@ def sample_kwargs(name: str, world: World, user) -> dict:
             return {"uhid": world.patient.uhid}
         if page not in {"index", "check_in", "arrive", "display", "icd10"}:
             return {"pk": world.visit.pk}
+    if app == "ipd":
+        if page == "ward":
+            return {"code": "MW"}
+        if page == "bed_status":
+            return {"label": "MW-1"}
+        if page in {"medication_stop", "dose"}:
+            return {"number": world.admission.number, "pk": 1}
+        if page not in {"board", "admit", "census"}:
+            return {"number": world.admission.number}
     return {}
 
 

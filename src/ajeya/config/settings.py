@@ -138,6 +138,7 @@ INSTALLED_APPS = [
     "ajeya.patients",
     "ajeya.appointments",
     "ajeya.opd",
+    "ajeya.ipd",
 ]
 
 MIDDLEWARE = [

@@ -12,6 +12,7 @@ urlpatterns = [
     path("appointments/", include("ajeya.appointments.urls")),
     path("book/", include(self_booking)),
     path("opd/", include("ajeya.opd.urls")),
+    path("ipd/", include("ajeya.ipd.urls")),
 ]
 
 handler403 = "ajeya.core.views.permission_denied"

@@ -48,6 +48,16 @@ class Perm(models.TextChoices):
     VITALS_RECORD = "vitals.record", "Record vital signs"
     CONSULT = "consult", "Write consultations, diagnoses and prescriptions"
     CONSULTATION_VIEW = "consultation.view", "Read consultations and visit history"
+    BED_BOARD_VIEW = "ipd.bed_board", "See the bed board and who is admitted"
+    ADMIT = "ipd.admit", "Admit patients and allocate beds"
+    BED_TRANSFER = "ipd.transfer", "Move inpatients between beds, wards and units"
+    NURSING_CHART = "ipd.nursing", "Chart observations, intake/output, notes and doses given"
+    MEDICATION_ORDER = "ipd.medication", "Chart and stop inpatient medication"
+    DISCHARGE = "ipd.discharge", "Discharge patients and write discharge summaries"
+    BED_HOUSEKEEPING = "ipd.housekeeping", "Mark beds cleaned, reserved or blocked"
+    WARD_MANAGE = "ipd.wards", "Set up wards, rooms and beds"
+    INPATIENT_VIEW = "ipd.view", "Read inpatient charts and discharge summaries"
+    CENSUS_VIEW = "ipd.census", "See the inpatient census"
     STAFF_VIEW = "staff.view", "See staff accounts"
     STAFF_MANAGE = "staff.manage", "Create staff accounts, reset two-factor, unlock"
 
@@ -87,6 +97,21 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.VITALS_RECORD: {Role.DOCTOR, Role.NURSE},
             Perm.CONSULT: {Role.DOCTOR},
             Perm.CONSULTATION_VIEW: {Role.DOCTOR, Role.NURSE, Role.AUDITOR},
+            Perm.BED_BOARD_VIEW: {
+                Role.REGISTRATION_CLERK,
+                Role.DOCTOR,
+                Role.NURSE,
+                Role.HOSPITAL_ADMIN,
+            },
+            Perm.ADMIT: {Role.REGISTRATION_CLERK, Role.DOCTOR},
+            Perm.BED_TRANSFER: {Role.DOCTOR, Role.NURSE},
+            Perm.NURSING_CHART: {Role.NURSE, Role.DOCTOR},
+            Perm.MEDICATION_ORDER: {Role.DOCTOR},
+            Perm.DISCHARGE: {Role.DOCTOR},
+            Perm.BED_HOUSEKEEPING: {Role.NURSE, Role.HOSPITAL_ADMIN},
+            Perm.WARD_MANAGE: {Role.HOSPITAL_ADMIN},
+            Perm.INPATIENT_VIEW: {Role.DOCTOR, Role.NURSE, Role.AUDITOR},
+            Perm.CENSUS_VIEW: {Role.HOSPITAL_ADMIN, Role.DOCTOR, Role.AUDITOR},
             Perm.STAFF_VIEW: {Role.IT_SECURITY, Role.HOSPITAL_ADMIN, Role.AUDITOR},
             Perm.STAFF_MANAGE: {Role.IT_SECURITY},
         }.items()

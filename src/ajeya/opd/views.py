@@ -16,7 +16,7 @@ from ajeya.appointments.models import AppointmentStatus
 from ajeya.core import clock, identifiers
 from ajeya.core.errors import ApplicationError, NotFound, ValidationFailed
 from ajeya.core.forms import add_service_errors
-from ajeya.core.roles import Perm, permission_required, public
+from ajeya.core.roles import Perm, login_required, permission_required, public
 from ajeya.ledger.access import seen
 from ajeya.ledger.models import AccessKind
 from ajeya.opd import documents, forms, icd10, selectors, services
@@ -260,13 +260,11 @@ def consult(request, pk: int):
     )
 
 
-@permission_required(Perm.CONSULT)
+@login_required
 def icd10_search(request):
     """htmx: options for the diagnosis fields' datalist."""
-    # The diagnosis field that is typing sends itself (diagnosis_1=...); `q` also works.
-    query = request.GET.get("q") or next(
-        (v for k, v in request.GET.items() if k.startswith("diagnosis_")), ""
-    )
+    # The field that is typing sends itself (diagnosis_1=..., provisional_icd10=...).
+    query = request.GET.get("q") or next((v for v in request.GET.values() if v.strip()), "")
     results = icd10.search(query, limit=15)
     return render(request, "opd/_icd10_options.html", {"results": results})
 

@@ -1,0 +1,170 @@
+"""Ward forms. They parse what staff type; the services decide and write."""
+
+from __future__ import annotations
+
+from django import forms
+
+from ajeya.accounts.models import User
+from ajeya.appointments.models import Clinic
+from ajeya.core.roles import Role
+from ajeya.ipd.models import (
+    AdmissionSource,
+    Bed,
+    BedStatus,
+    DischargeType,
+    DoseOutcome,
+    FluidDirection,
+    FluidRoute,
+)
+from ajeya.ipd.services import OBSERVATION_FIELDS
+from ajeya.opd.forms import VitalsForm
+from ajeya.opd.models import Frequency, Route
+
+DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+def _doctor_field(**kwargs) -> forms.ModelChoiceField:
+    field = forms.ModelChoiceField(
+        User.objects.filter(role=Role.DOCTOR, is_active=True).order_by("full_name"), **kwargs
+    )
+    field.label_from_instance = lambda u: u.full_name or u.username
+    return field
+
+
+class AdmitForm(forms.Form):
+    uhid = forms.CharField(label="Patient UHID", max_length=20)
+    source = forms.ChoiceField(choices=AdmissionSource.choices, initial=AdmissionSource.EMERGENCY)
+    unit = forms.ModelChoiceField(Clinic.objects.filter(is_active=True), label="Unit")
+    attending_doctor = _doctor_field()
+    provisional_icd10 = forms.CharField(label="Provisional diagnosis (ICD-10)", max_length=250)
+    bed = forms.ModelChoiceField(
+        Bed.objects.filter(status__in=[BedStatus.FREE, BedStatus.RESERVED]).select_related("ward"),
+        label="Bed",
+    )
+    consultation = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["attending_doctor"] = _doctor_field()
+        self.fields["bed"].label_from_instance = lambda b: (
+            f"{b.label} · {b.ward.code} · {b.get_category_display()}"
+            + (" (reserved)" if b.status == BedStatus.RESERVED else "")
+        )
+
+
+class TransferForm(forms.Form):
+    to_bed = forms.ModelChoiceField(
+        Bed.objects.filter(status__in=[BedStatus.FREE, BedStatus.RESERVED]).select_related("ward"),
+        label="To bed",
+    )
+    unit = forms.ModelChoiceField(Clinic.objects.filter(is_active=True), required=False)
+    attending_doctor = forms.ModelChoiceField(User.objects.none(), required=False)
+    reason = forms.CharField(max_length=200)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["attending_doctor"] = _doctor_field(required=False)
+        self.fields["to_bed"].label_from_instance = lambda b: (
+            f"{b.label} · {b.ward.code} · {b.get_category_display()}"
+        )
+
+
+class ObservationForm(VitalsForm):
+    """The OPD vitals form, without weight and height (charted on admission)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in list(self.fields):
+            if name not in OBSERVATION_FIELDS:
+                del self.fields[name]
+
+
+class FluidForm(forms.Form):
+    direction = forms.ChoiceField(choices=FluidDirection.choices)
+    route = forms.ChoiceField(choices=FluidRoute.choices)
+    volume_ml = forms.IntegerField(label="Volume (ml)")
+    note = forms.CharField(max_length=200, required=False)
+
+
+class NoteForm(forms.Form):
+    text = forms.CharField(label="Nursing note", widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class MedicationForm(forms.Form):
+    drug = forms.CharField(max_length=120)
+    dose = forms.CharField(max_length=40)
+    route = forms.ChoiceField(choices=Route.choices)
+    frequency = forms.ChoiceField(choices=Frequency.choices)
+    instructions = forms.CharField(max_length=200, required=False)
+
+
+class DoseForm(forms.Form):
+    outcome = forms.ChoiceField(choices=DoseOutcome.choices)
+    note = forms.CharField(max_length=200, required=False)
+
+
+class DischargeForm(forms.Form):
+    kind = forms.ChoiceField(choices=DischargeType.choices, label="Discharge type")
+    discharged_at = forms.DateTimeField(widget=DATETIME, required=False, help_text="Empty: now")
+    diagnosis_1 = forms.CharField(label="Final diagnosis (ICD-10)", max_length=250)
+    diagnosis_2 = forms.CharField(label="Other diagnosis", max_length=250, required=False)
+    diagnosis_3 = forms.CharField(label="Other diagnosis", max_length=250, required=False)
+    procedures = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    course = forms.CharField(label="Course in hospital", widget=forms.Textarea(attrs={"rows": 4}))
+    investigations = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    condition = forms.CharField(label="Condition at discharge", max_length=200)
+    medications = forms.CharField(
+        label="Medications on discharge", widget=forms.Textarea(attrs={"rows": 3}), required=False
+    )
+    follow_up = forms.CharField(max_length=200, required=False)
+    referred_to = forms.CharField(max_length=200, required=False)
+    death_at = forms.DateTimeField(widget=DATETIME, required=False, label="Date and time of death")
+    cause_immediate = forms.CharField(max_length=250, required=False, label="Immediate cause")
+    cause_antecedent = forms.CharField(max_length=250, required=False, label="Antecedent cause")
+    cause_underlying_icd10 = forms.CharField(
+        max_length=250, required=False, label="Underlying cause (ICD-10)"
+    )
+    manner_of_death = forms.ChoiceField(
+        choices=[
+            ("", "—"),
+            ("natural", "Natural"),
+            ("accident", "Accident"),
+            ("suicide", "Suicide"),
+            ("homicide", "Homicide"),
+            ("pending", "Pending investigation"),
+        ],
+        required=False,
+    )
+    medico_legal = forms.BooleanField(required=False, label="Medico-legal case")
+
+    def codes(self) -> list[str]:
+        return [
+            v.split()[0]
+            for n in (1, 2, 3)
+            if (v := (self.cleaned_data.get(f"diagnosis_{n}") or "").strip())
+        ]
+
+    def texts(self) -> dict[str, str]:
+        names = (
+            "procedures",
+            "course",
+            "investigations",
+            "condition",
+            "medications",
+            "follow_up",
+            "referred_to",
+            "cause_immediate",
+            "cause_antecedent",
+            "manner_of_death",
+        )
+        return {n: self.cleaned_data.get(n) or "" for n in names}
+
+
+class BedStatusForm(forms.Form):
+    status = forms.ChoiceField(choices=BedStatus.choices)
+    note = forms.CharField(max_length=200, required=False)
+
+
+class CensusForm(forms.Form):
+    first = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), required=False)
+    last = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), required=False)

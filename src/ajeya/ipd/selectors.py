@@ -1,0 +1,256 @@
+"""Reads for the wards: the bed board, an admission's chart, who lay near whom (for
+infection control), admission advice waiting for a bed, and the census."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Q, QuerySet
+
+from ajeya.core import clock
+from ajeya.core.errors import NotFound
+from ajeya.ipd.models import (
+    Admission,
+    AdmissionStatus,
+    Bed,
+    BedCategory,
+    BedStatus,
+    BedStay,
+    Room,
+    Ward,
+)
+from ajeya.opd.models import Consultation
+
+
+@dataclass
+class WardBoard:
+    ward: Ward
+    beds: list[Bed] = field(default_factory=list)
+    counts: Counter = field(default_factory=Counter)
+
+    @property
+    def occupancy(self) -> int:
+        total = len(self.beds)
+        return round(100 * self.counts[BedStatus.OCCUPIED] / total) if total else 0
+
+
+@dataclass
+class Board:
+    wards: list[WardBoard]
+    counts: Counter
+    total: int
+
+
+def bed_board(*, ward_code: str | None = None, category: str | None = None) -> Board:
+    """Every bed with its status and, when occupied, its patient: two queries for any
+    number of beds."""
+    beds = Bed.objects.filter(ward__is_active=True).select_related("ward", "room")
+    if ward_code:
+        beds = beds.filter(ward__code=ward_code.upper())
+    if category in BedCategory.values:
+        beds = beds.filter(category=category)
+    beds = list(beds.order_by("ward__code", "label"))
+    admitted = {
+        a.bed_id: a
+        for a in Admission.objects.filter(
+            status=AdmissionStatus.ADMITTED, bed_id__in=[b.pk for b in beds]
+        ).select_related("patient")
+    }
+    wards: dict[int, WardBoard] = {}
+    counts: Counter = Counter()
+    for bed in beds:
+        bed.admission = admitted.get(bed.pk)
+        board = wards.setdefault(bed.ward_id, WardBoard(bed.ward))
+        board.beds.append(bed)
+        board.counts[bed.status] += 1
+        counts[bed.status] += 1
+    return Board(list(wards.values()), counts, len(beds))
+
+
+def ward_get(code: str) -> Ward:
+    ward = Ward.objects.filter(code=code.upper()).first()
+    if ward is None:
+        raise NotFound(f"No ward has code {code}.")
+    return ward
+
+
+def bed_get(label: str) -> Bed:
+    bed = Bed.objects.select_related("ward", "room").filter(label=label.upper()).first()
+    if bed is None:
+        raise NotFound(f"No bed is labelled {label}.")
+    return bed
+
+
+def beds_allocatable(category: str | None = None) -> QuerySet[Bed]:
+    q = Bed.objects.filter(status__in=[BedStatus.FREE, BedStatus.RESERVED], ward__is_active=True)
+    if category:
+        q = q.filter(category=category)
+    return q.select_related("ward").order_by("ward__code", "label")
+
+
+def admission_get(number: str) -> Admission:
+    admission = (
+        Admission.objects.select_related(
+            "patient", "bed__ward", "unit", "attending_doctor", "admitted_by", "consultation"
+        )
+        .filter(number=number.strip().upper())
+        .first()
+    )
+    if admission is None:
+        raise NotFound(f"No admission has number {number}.")
+    return admission
+
+
+def current_admission(patient) -> Admission | None:
+    return (
+        Admission.objects.filter(patient=patient, status=AdmissionStatus.ADMITTED)
+        .select_related("bed__ward")
+        .first()
+    )
+
+
+def chart(admission: Admission) -> dict:
+    """Everything the admission page shows, each list in one query."""
+    return {
+        "stays": list(
+            admission.stays.select_related("bed__ward", "unit", "attending_doctor", "moved_by")
+        ),
+        "observations": list(admission.observations.select_related("recorded_by")),
+        "fluids": list(admission.fluids.select_related("recorded_by")),
+        "notes": list(admission.notes.select_related("recorded_by")),
+        "medications": list(
+            admission.medications.select_related("ordered_by", "stopped_by").prefetch_related(
+                "doses__recorded_by"
+            )
+        ),
+    }
+
+
+def fluid_balance(fluids) -> list[tuple[dt.date, int, int, int]]:
+    """(day in IST, intake ml, output ml, balance ml) for each day charted."""
+    days: dict[dt.date, list[int]] = defaultdict(lambda: [0, 0])
+    for f in fluids:
+        days[clock.local(f.recorded_at).date()][0 if f.direction == "intake" else 1] += f.volume_ml
+    return [(day, i, o, i - o) for day, (i, o) in sorted(days.items())]
+
+
+@dataclass(frozen=True)
+class Contact:
+    stay: BedStay
+    overlap_from: dt.datetime
+    overlap_to: dt.datetime | None
+
+
+def room_contacts(admission: Admission) -> list[Contact]:
+    """Everyone who lay in the same room at the same time as this admission: what the
+    infection control nurse asks for."""
+    mine = list(admission.stays.select_related("bed__room"))
+    contacts = []
+    for stay in mine:
+        end = stay.ended_at
+        others = (
+            BedStay.objects.filter(bed__room_id=stay.bed.room_id)
+            .exclude(admission=admission)
+            .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=stay.started_at))
+            .select_related("admission__patient", "bed")
+        )
+        if end is not None:
+            others = others.filter(started_at__lt=end)
+        for other in others:
+            start = max(stay.started_at, other.started_at)
+            stop = (
+                min(t for t in (end, other.ended_at) if t is not None)
+                if (end or other.ended_at)
+                else None
+            )
+            contacts.append(Contact(other, start, stop))
+    return sorted(contacts, key=lambda c: c.overlap_from)
+
+
+def room_history(room: Room, since: dt.datetime | None = None) -> QuerySet[BedStay]:
+    q = BedStay.objects.filter(bed__room=room).select_related("admission__patient", "bed")
+    if since is not None:
+        q = q.filter(Q(ended_at__isnull=True) | Q(ended_at__gte=since))
+    return q.order_by("-started_at")
+
+
+def awaiting_admission(days: int = 3) -> QuerySet[Consultation]:
+    """OPD consultations that advised admission in the last days and have no admission."""
+    since = clock.today() - dt.timedelta(days=days)
+    return (
+        Consultation.objects.filter(
+            admit_advised=True, visit__date__gte=since, admission__isnull=True
+        )
+        .select_related("visit__patient", "visit__clinic", "doctor")
+        .prefetch_related("diagnoses")
+        .order_by("-completed_at")
+    )
+
+
+@dataclass(frozen=True)
+class Census:
+    first: dt.date
+    last: dt.date
+    daily: list[tuple[dt.date, int, int]]  # day, admissions, discharges
+    by_ward: list[tuple[Ward, int, int]]  # ward, beds, occupied
+    by_category: list[tuple[str, int, int]]
+    admitted_now: int
+    average_stay_days: float | None
+
+
+def census(first: dt.date, last: dt.date) -> Census:
+    """Admissions and discharges a day, occupancy now by ward and category, and the
+    average length of stay of those discharged in the period."""
+    tz = clock.local(clock.now()).tzinfo
+    start = dt.datetime.combine(first, dt.time.min, tzinfo=tz)
+    end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+    admitted = Counter(
+        clock.local(t).date()
+        for t in Admission.objects.filter(admitted_at__gte=start, admitted_at__lt=end).values_list(
+            "admitted_at", flat=True
+        )
+    )
+    discharged = Counter(
+        clock.local(t).date()
+        for t in Admission.objects.filter(
+            discharged_at__gte=start, discharged_at__lt=end
+        ).values_list("discharged_at", flat=True)
+    )
+    daily = []
+    day = first
+    while day <= last:
+        daily.append((day, admitted[day], discharged[day]))
+        day += dt.timedelta(days=1)
+    wards = {w.pk: w for w in Ward.objects.filter(is_active=True)}
+    by_ward = [
+        (wards[row["ward"]], row["beds"], row["occupied"])
+        for row in Bed.objects.filter(ward__in=wards)
+        .values("ward")
+        .annotate(beds=Count("id"), occupied=Count("id", filter=Q(status=BedStatus.OCCUPIED)))
+        .order_by("ward")
+    ]
+    by_category = [
+        (BedCategory(row["category"]).label, row["beds"], row["occupied"])
+        for row in Bed.objects.filter(ward__in=wards)
+        .values("category")
+        .annotate(beds=Count("id"), occupied=Count("id", filter=Q(status=BedStatus.OCCUPIED)))
+        .order_by("category")
+    ]
+    spans = [
+        d - a
+        for a, d in Admission.objects.filter(
+            discharged_at__gte=start, discharged_at__lt=end
+        ).values_list("admitted_at", "discharged_at")
+    ]
+    stay = sum(spans, dt.timedelta()) / len(spans) if spans else None
+    return Census(
+        first=first,
+        last=last,
+        daily=daily,
+        by_ward=by_ward,
+        by_category=by_category,
+        admitted_now=Admission.objects.filter(status=AdmissionStatus.ADMITTED).count(),
+        average_stay_days=round(stay.total_seconds() / 86400, 1) if stay else None,
+    )

@@ -1,0 +1,327 @@
+"""Ward pages: the bed board, admission (from OPD advice or emergency), the inpatient
+chart (observations with a chart, intake/output, notes, medication record), transfers,
+discharge with its summary, room contacts, housekeeping and the census."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from ajeya.core import clock
+from ajeya.core.errors import ApplicationError, ValidationFailed
+from ajeya.core.forms import add_service_errors
+from ajeya.core.roles import Perm, permission_required
+from ajeya.ipd import charts, documents, forms, selectors, services
+from ajeya.ipd.models import BedCategory
+from ajeya.ledger.access import seen
+from ajeya.ledger.models import AccessKind
+from ajeya.opd.models import Consultation
+from ajeya.patients import selectors as patient_selectors
+
+BOARD_REFRESH_SECONDS = 10
+
+
+@permission_required(Perm.BED_BOARD_VIEW)
+def board(request, code: str | None = None):
+    """The bed board: colour by status, counts, a category filter; it refreshes itself.
+    Occupied beds show the IP number, initials, age and sex — not the name: the board
+    hangs on ward walls and refreshes all day."""
+    category = request.GET.get("category") or None
+    ward = selectors.ward_get(code) if code else None
+    data = selectors.bed_board(ward_code=code, category=category)
+    template = "ipd/_board.html" if request.htmx else "ipd/board.html"
+    return render(
+        request,
+        template,
+        {
+            "board": data,
+            "ward": ward,
+            "category": category,
+            "categories": BedCategory.choices,
+            "refresh": BOARD_REFRESH_SECONDS,
+            "now": clock.local(clock.now()),
+        },
+    )
+
+
+@permission_required(Perm.ADMIT)
+def admit(request):
+    consultation = None
+    if cid := (request.POST.get("consultation") or request.GET.get("consultation")):
+        consultation = (
+            Consultation.objects.select_related("visit__patient", "visit__clinic")
+            .filter(pk=cid if str(cid).isdigit() else 0)
+            .first()
+        )
+    initial = {"uhid": request.GET.get("uhid", "")}
+    if consultation is not None:
+        first = consultation.diagnoses.first()
+        initial.update(
+            uhid=consultation.visit.patient.uhid,
+            source="opd",
+            unit=consultation.visit.clinic_id,
+            attending_doctor=consultation.doctor_id,
+            provisional_icd10=f"{first.icd10_code} {first.description}" if first else "",
+            consultation=consultation.pk,
+        )
+    form = forms.AdmitForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            admission = services.admission_create(
+                actor=request.user,
+                patient=patient_selectors.patient_get(data["uhid"]),
+                bed=data["bed"],
+                attending_doctor=data["attending_doctor"],
+                unit=data["unit"],
+                provisional_icd10=data["provisional_icd10"].split()[0],
+                source=data["source"],
+                consultation=consultation,
+            )
+        except ValidationFailed as exc:
+            add_service_errors(form, exc)
+        except ApplicationError as exc:
+            form.add_error(None, exc.human)
+        else:
+            messages.success(request, f"Admitted: {admission.number}, bed {admission.bed.label}.")
+            return redirect("ipd:admission", number=admission.number)
+    waiting = list(selectors.awaiting_admission())
+    seen(request, [c.visit.patient.uhid for c in waiting], AccessKind.LISTED)
+    return render(
+        request,
+        "ipd/admit.html",
+        {"form": form, "waiting": waiting, "consultation": consultation},
+    )
+
+
+def _chart_page(request, admission, **forms_):
+    data = selectors.chart(admission)
+    context = {
+        "admission": admission,
+        **data,
+        "balance": selectors.fluid_balance(data["fluids"]),
+        "svg": charts.observations_svg(data["observations"]),
+        "observation_form": forms.ObservationForm(),
+        "fluid_form": forms.FluidForm(),
+        "note_form": forms.NoteForm(),
+        "medication_form": forms.MedicationForm(),
+        "dose_form": forms.DoseForm(),
+        "transfer_form": forms.TransferForm(),
+    }
+    context.update(forms_)
+    return render(request, "ipd/admission.html", context)
+
+
+@permission_required(Perm.INPATIENT_VIEW)
+def admission(request, number: str):
+    record = selectors.admission_get(number)
+    seen(request, [record.patient.uhid], AccessKind.VIEWED)
+    return _chart_page(request, record)
+
+
+def _chart_post(request, number: str, form_class, form_name: str, write):
+    """Parse one chart form, write it, or show the chart with the form's errors."""
+    record = selectors.admission_get(number)
+    form = form_class(request.POST)
+    if form.is_valid():
+        try:
+            message = write(record, form.cleaned_data)
+        except ValidationFailed as exc:
+            add_service_errors(form, exc)
+        except ApplicationError as exc:
+            form.add_error(None, exc.human)
+        else:
+            messages.success(request, message)
+            return redirect("ipd:admission", number=record.number)
+    seen(request, [record.patient.uhid], AccessKind.VIEWED)
+    response = _chart_page(request, record, **{form_name: form})
+    response.status_code = 422
+    return response
+
+
+@permission_required(Perm.NURSING_CHART)
+@require_POST
+def observation(request, number: str):
+    def write(record, data):
+        services.observation_record(actor=request.user, admission=record, **data)
+        return "Observations charted."
+
+    return _chart_post(request, number, forms.ObservationForm, "observation_form", write)
+
+
+@permission_required(Perm.NURSING_CHART)
+@require_POST
+def fluid(request, number: str):
+    def write(record, data):
+        services.fluid_record(actor=request.user, admission=record, **data)
+        return f"{data['direction'].capitalize()} of {data['volume_ml']} ml charted."
+
+    return _chart_post(request, number, forms.FluidForm, "fluid_form", write)
+
+
+@permission_required(Perm.NURSING_CHART)
+@require_POST
+def note(request, number: str):
+    def write(record, data):
+        services.note_record(actor=request.user, admission=record, text=data["text"])
+        return "Note added."
+
+    return _chart_post(request, number, forms.NoteForm, "note_form", write)
+
+
+@permission_required(Perm.MEDICATION_ORDER)
+@require_POST
+def medication(request, number: str):
+    def write(record, data):
+        order = services.medication_order(actor=request.user, admission=record, **data)
+        return f"{order.drug} charted."
+
+    return _chart_post(request, number, forms.MedicationForm, "medication_form", write)
+
+
+@permission_required(Perm.MEDICATION_ORDER)
+@require_POST
+def medication_stop(request, number: str, pk: int):
+    def write(record, data):
+        order = record.medications.get(pk=pk)
+        services.medication_stop(actor=request.user, order=order, reason=data["text"])
+        return f"{order.drug} stopped."
+
+    return _chart_post(request, number, forms.NoteForm, "note_form", write)
+
+
+@permission_required(Perm.NURSING_CHART)
+@require_POST
+def dose(request, number: str, pk: int):
+    def write(record, data):
+        order = record.medications.get(pk=pk)
+        services.dose_record(actor=request.user, order=order, **data)
+        return f"{order.drug}: {data['outcome']} recorded."
+
+    return _chart_post(request, number, forms.DoseForm, "dose_form", write)
+
+
+@permission_required(Perm.BED_TRANSFER)
+@require_POST
+def transfer(request, number: str):
+    def write(record, data):
+        moved = services.admission_transfer(actor=request.user, admission=record, **data)
+        return f"{moved.number} is now in bed {moved.bed.label}."
+
+    return _chart_post(request, number, forms.TransferForm, "transfer_form", write)
+
+
+@permission_required(Perm.DISCHARGE)
+def discharge(request, number: str):
+    record = selectors.admission_get(number)
+    initial = {"investigations": services.investigations_for(record)}
+    form = forms.DischargeForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.discharge_create(
+                actor=request.user,
+                admission=record,
+                kind=data["kind"],
+                diagnoses=form.codes(),
+                discharged_at=data["discharged_at"],
+                death_at=data["death_at"],
+                cause_underlying_icd10=(data["cause_underlying_icd10"] or "").split(" ")[0],
+                medico_legal=data["medico_legal"],
+                **form.texts(),
+            )
+        except ValidationFailed as exc:
+            where = {"diagnoses": "diagnosis_1"}
+            for part, problems in exc.errors.items():
+                for problem in problems:
+                    target = where.get(part, part)
+                    form.add_error(target if target in form.fields else None, problem)
+        except ApplicationError as exc:
+            form.add_error(None, exc.human)
+        else:
+            messages.success(request, f"{record.number} discharged; the bed goes to cleaning.")
+            return redirect("ipd:admission", number=record.number)
+    seen(request, [record.patient.uhid], AccessKind.VIEWED)
+    return render(request, "ipd/discharge.html", {"admission": record, "form": form})
+
+
+def _pdf(content: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
+
+
+@permission_required(Perm.INPATIENT_VIEW)
+def discharge_pdf(request, number: str):
+    record = selectors.admission_get(number)
+    if not hasattr(record, "discharge"):
+        raise ValidationFailed(f"{record.number} has not been discharged yet.")
+    seen(request, [record.patient.uhid], AccessKind.PRINTED)
+    by = request.user.full_name or request.user.username
+    return _pdf(
+        documents.discharge_summary(record, printed_by=by), f"discharge-{record.number}.pdf"
+    )
+
+
+@permission_required(Perm.ADMIT)
+def admission_sheet(request, number: str):
+    record = selectors.admission_get(number)
+    seen(request, [record.patient.uhid], AccessKind.PRINTED)
+    by = request.user.full_name or request.user.username
+    return _pdf(documents.admission_sheet(record, printed_by=by), f"admission-{record.number}.pdf")
+
+
+@permission_required(Perm.INPATIENT_VIEW)
+def contacts(request, number: str):
+    """Who shared a room with this patient, and when: for infection control."""
+    record = selectors.admission_get(number)
+    found = selectors.room_contacts(record)
+    seen(
+        request,
+        [record.patient.uhid, *[c.stay.admission.patient.uhid for c in found]],
+        AccessKind.LISTED,
+    )
+    return render(request, "ipd/contacts.html", {"admission": record, "contacts": found})
+
+
+@permission_required(Perm.BED_HOUSEKEEPING)
+@require_POST
+def bed_status(request, label: str):
+    bed = selectors.bed_get(label)
+    form = forms.BedStatusForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ValidationFailed("Choose the bed's new status.")
+        services.bed_set_status(actor=request.user, bed=bed, **form.cleaned_data)
+    except ApplicationError as exc:
+        messages.error(request, exc.human)
+    else:
+        messages.success(request, f"Bed {bed.label}: {form.cleaned_data['status']}.")
+    target = request.POST.get("next") or ""
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("ipd:board")
+    return redirect(target)
+
+
+@permission_required(Perm.CENSUS_VIEW)
+def census(request):
+    form = forms.CensusForm(request.GET or None)
+    today = clock.today()
+    first, last = today - dt.timedelta(days=13), today
+    if form.is_valid():
+        first = form.cleaned_data["first"] or first
+        last = form.cleaned_data["last"] or last
+    if last < first or (last - first).days > 366:
+        raise ValidationFailed("Choose a period of at most a year, first day before the last.")
+    data = selectors.census(first, last)
+    return render(
+        request,
+        "ipd/census.html",
+        {"census": data, "form": form, "svg": charts.census_svg(data.daily)},
+    )
