@@ -61,6 +61,7 @@ def run_seed(*, patients: int, seed: int):
     from ajeya.accounts.seed import seed_staff
     from ajeya.core.roles import Role
     from ajeya.core.seed import seed_departments
+    from ajeya.ipd.seed import seed_ipd_history, seed_wards
     from ajeya.opd.seed import seed_clinics, seed_opd_day
     from ajeya.patients.seed import seed_patients
 
@@ -79,10 +80,15 @@ def run_seed(*, patients: int, seed: int):
         clinics = seed_clinics(departments)
         day = seed_opd_day(seed=seed)
         progress.update(task, total=1, completed=1)
+        task = progress.add_task("Wards and two weeks of admissions", total=None)
+        wards = seed_wards(departments)
+        ward_history = seed_ipd_history(seed=seed)
+        progress.update(task, total=1, completed=1)
     out.print(
         f"Seeded {len(departments)} departments, {len(logins)} staff, {patients} patients, "
         f"{len(clinics)} clinics; {day['bookings']} bookings, {day['visits']} OPD visits today "
-        f"({day['consultations']} seen)."
+        f"({day['consultations']} seen); {len(wards)} wards, {ward_history['admissions']} "
+        f"admissions in two weeks, {ward_history['inpatients']} inpatients now."
     )
     return logins
 
