@@ -13,6 +13,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ajeya.accounts.models import User
 from ajeya.core.errors import ValidationFailed
+from ajeya.core.locking import locked
 from ajeya.core.models import Department
 from ajeya.core.roles import Perm, Role, require_perm
 from ajeya.ledger import services as ledger
@@ -26,12 +27,12 @@ DEVICE = "accounts.totpdevice"
 def _locked_state(user: User) -> dict:
     """The account's state as the database holds it now, locked for this transaction:
     never a copy loaded before someone else changed the row."""
-    return state_of(User.objects.select_for_update().get(pk=user.pk))
+    return state_of(locked(User.objects).get(pk=user.pk))
 
 
 def _record_user(actor, user: User, action: LedgerAction, reason: str = "", before=None) -> None:
     """Seal the account row as stored and record the change, in the caller's transaction."""
-    current = User.objects.select_for_update().get(pk=user.pk)
+    current = locked(User.objects).get(pk=user.pk)
     after = seal(current)
     User.objects.filter(pk=user.pk).update(seal=current.seal)
     user.seal = current.seal

@@ -29,6 +29,7 @@ from ajeya.appointments.models import (
 )
 from ajeya.core import clock, identifiers, messaging
 from ajeya.core.errors import Conflict, PermissionRefused, ValidationFailed
+from ajeya.core.locking import locked
 from ajeya.core.models import Department
 from ajeya.core.roles import Perm, Role, require_perm
 from ajeya.core.validation import require_reason
@@ -120,7 +121,7 @@ def session_create(
     if errors:
         raise ValidationFailed(errors)
     with transaction.atomic():
-        Clinic.objects.select_for_update().get(pk=clinic.pk)  # one template change at a time
+        locked(Clinic.objects).get(pk=clinic.pk)  # one template change at a time
         clash = selectors.overlapping_session(
             clinic=clinic,
             doctor=doctor,
@@ -161,7 +162,7 @@ def session_end(*, actor, session: ClinicSession, last_day: dt.date, reason: str
     require_perm(actor, Perm.SCHEDULE_MANAGE)
     reason = require_reason(reason, why="Say why the session ends")
     with transaction.atomic():
-        current = ClinicSession.objects.select_for_update().get(pk=session.pk)
+        current = locked(ClinicSession.objects).get(pk=session.pk)
         if last_day < current.valid_from - dt.timedelta(days=1):
             raise ValidationFailed({"valid_until": ["That is before the session started."]})
         before = state_of(current)
@@ -251,7 +252,7 @@ def _bookable(session: ClinicSession, day: dt.date, slot_time: dt.time) -> None:
 
 def _take_seat(session: ClinicSession, day: dt.date, slot_time: dt.time) -> int:
     """Under the session's row lock: the lowest free seat of the slot, or a refusal."""
-    ClinicSession.objects.select_for_update().get(pk=session.pk)
+    locked(ClinicSession.objects).get(pk=session.pk)
     taken = set(
         Appointment.objects.filter(
             session=session, date=day, slot_time=slot_time, status__in=ACTIVE_STATUSES
@@ -341,11 +342,7 @@ def _next_number() -> str:
 
 
 def _locked(appointment: Appointment) -> Appointment:
-    return (
-        Appointment.objects.select_for_update()
-        .select_related("session__clinic")
-        .get(pk=appointment.pk)
-    )
+    return locked(Appointment.objects).select_related("session__clinic").get(pk=appointment.pk)
 
 
 def _require_staff_change(actor) -> None:
@@ -503,9 +500,7 @@ def otp_verify(*, verification_id: int, code: str) -> str:
     code = "".join((code or "").split())
     problem = ""
     with transaction.atomic():
-        verification = (
-            PhoneVerification.objects.select_for_update().filter(pk=verification_id).first()
-        )
+        verification = locked(PhoneVerification.objects.filter(pk=verification_id)).first()
         if verification is None or verification.verified_at is not None:
             problem = "This code is no longer valid. Ask for a new one."
         elif clock.now() > verification.expires_at:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import transaction
 
+from ajeya.core.locking import locked
 from ajeya.core.models import IdentifierSequence
 
 _D = (
@@ -94,7 +95,7 @@ def allocate(name: str, count: int = 1) -> int:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("allocate() must be called inside transaction.atomic()")
     IdentifierSequence.objects.get_or_create(name=name)
-    seq = IdentifierSequence.objects.select_for_update().get(name=name)
+    seq = locked(IdentifierSequence.objects).get(name=name)
     first = seq.next_value
     seq.next_value = first + count
     seq.save(update_fields=["next_value"])

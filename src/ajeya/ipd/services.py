@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from ajeya.appointments.models import Clinic
 from ajeya.core import clock, identifiers
 from ajeya.core.errors import Conflict, ValidationFailed
+from ajeya.core.locking import locked
 from ajeya.core.models import Department
 from ajeya.core.roles import Perm, Role, require_perm
 from ajeya.core.validation import require_reason
@@ -118,8 +119,8 @@ def bed_create(*, actor, room: Room, label: str, category: str) -> Bed:
 def _lock_beds(*beds: Bed) -> list[Bed]:
     """Lock beds in id order (so two transfers crossing each other cannot deadlock)."""
     ids = sorted({b.pk for b in beds})
-    locked = {b.pk: b for b in Bed.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
-    return [locked[b.pk] for b in beds]
+    rows = {b.pk: b for b in locked(Bed.objects.filter(pk__in=ids)).order_by("pk")}
+    return [rows[b.pk] for b in beds]
 
 
 def _set_bed(bed: Bed, status: str, *, actor, reason: str, note: str = "") -> Bed:
@@ -277,9 +278,7 @@ def admission_create(
 
 def _locked_admission(admission: Admission) -> Admission:
     current = (
-        Admission.objects.select_for_update()
-        .select_related("patient", "bed", "unit")
-        .get(pk=admission.pk)
+        locked(Admission.objects).select_related("patient", "bed", "unit").get(pk=admission.pk)
     )
     if current.status != AdmissionStatus.ADMITTED:
         raise Conflict(f"{current.number} is already discharged.", code="discharged")
@@ -313,7 +312,7 @@ def admission_transfer(
                 "choose a free bed.",
                 code="bed_taken",
             )
-        stay = BedStay.objects.select_for_update().get(admission=current, ended_at__isnull=True)
+        stay = locked(BedStay.objects).get(admission=current, ended_at__isnull=True)
         if when < stay.started_at:
             raise ValidationFailed({"moved_at": ["That is before the patient came to this bed."]})
         before_stay = state_of(stay)
@@ -461,7 +460,7 @@ def medication_stop(*, actor, order: MedicationOrder, reason: str) -> Medication
     require_perm(actor, Perm.MEDICATION_ORDER)
     reason = require_reason(reason, why="Say why the drug is stopped")
     with transaction.atomic():
-        current = MedicationOrder.objects.select_for_update().get(pk=order.pk)
+        current = locked(MedicationOrder.objects).get(pk=order.pk)
         if current.stopped_at is not None:
             raise Conflict(f"{current.drug} was already stopped.")
         before = state_of(current)
@@ -579,7 +578,12 @@ def discharge_create(
         raise ValidationFailed(errors)
     with transaction.atomic():
         current = _locked_admission(admission)
+        # Every lock before the first ledger entry (core.locking).
+        stay = locked(BedStay.objects).get(admission=current, ended_at__isnull=True)
+        (bed,) = _lock_beds(current.bed)
         when = _when(discharged_at, field="discharged_at", not_before=current.admitted_at)
+        if when < stay.started_at:
+            raise ValidationFailed({"discharged_at": ["That is before the patient's last move."]})
         if kind == DischargeType.DEATH:
             _when(death_at, field="death_at", not_before=current.admitted_at)
             if death_at > when:
@@ -606,13 +610,9 @@ def discharge_create(
                 ),
                 actor=actor,
             )
-        stay = BedStay.objects.select_for_update().get(admission=current, ended_at__isnull=True)
-        if when < stay.started_at:
-            raise ValidationFailed({"discharged_at": ["That is before the patient's last move."]})
         before_stay = state_of(stay)
         stay.ended_at = when
         ledger.save_sealed(stay, actor=actor, before=before_stay, reason="discharged")
-        (bed,) = _lock_beds(current.bed)
         _set_bed(bed, BedStatus.CLEANING, actor=actor, reason=f"{current.number} discharged")
         before = state_of(current)
         current.status = AdmissionStatus.DISCHARGED

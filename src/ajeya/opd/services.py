@@ -15,6 +15,7 @@ from ajeya.appointments import services as appointments
 from ajeya.appointments.models import Appointment, Clinic
 from ajeya.core import clock, identifiers
 from ajeya.core.errors import Conflict, ValidationFailed
+from ajeya.core.locking import locked
 from ajeya.core.roles import Perm, require_perm
 from ajeya.core.validation import require_reason
 from ajeya.ledger import services as ledger
@@ -53,8 +54,9 @@ def _open_visit(patient: Patient, clinic: Clinic, day: dt.date) -> Visit | None:
     ).first()
 
 
-def _new_visit(*, actor, patient: Patient, clinic: Clinic, **extra: Any) -> Visit:
-    """Inside the caller's transaction: the next token of the clinic's day."""
+def _reserve_token(patient: Patient, clinic: Clinic) -> int:
+    """The clinic's next token today, refused if the patient is already in its queue.
+    Taken before the transaction's first ledger entry (see core.locking)."""
     day = clock.today()
     if (open_visit := _open_visit(patient, clinic, day)) is not None:
         raise Conflict(
@@ -62,11 +64,15 @@ def _new_visit(*, actor, patient: Patient, clinic: Clinic, **extra: Any) -> Visi
             f"(token {open_visit.token}).",
             code="already_queued",
         )
+    return _token(clinic, day)
+
+
+def _create_visit(*, actor, patient: Patient, clinic: Clinic, token: int, **extra: Any) -> Visit:
     visit = Visit(
         patient=patient,
         clinic=clinic,
-        date=day,
-        token=_token(clinic, day),
+        date=clock.today(),
+        token=token,
         arrived_at=clock.now(),
         checked_in_by=actor,
         **extra,
@@ -96,26 +102,23 @@ def visit_check_in(
         raise ValidationFailed({"clinic": ["Choose the clinic the patient is going to."]})
     if not clinic.is_active:
         raise ValidationFailed({"clinic": [f"{clinic.name} is not seeing patients."]})
-    today = clock.today()
     if appointment is None:
-        closed = [
-            day.closure
-            for day in appointment_selectors.clinic_day(clinic, today)
-            if day.closure is not None
-        ]
-        sessions = appointment_selectors.sessions_on(clinic, today)
-        if sessions and len(closed) == len(sessions):
+        days = appointment_selectors.clinic_day(clinic, clock.today())
+        if days and all(d.closure is not None for d in days):
             raise ValidationFailed(
-                {"clinic": [f"{clinic.name} is closed today ({closed[0].reason})."]}
+                {"clinic": [f"{clinic.name} is closed today ({days[0].closure.reason})."]}
             )
     with transaction.atomic():
+        token = _reserve_token(patient, clinic)
         if appointment is not None:
             appointments.appointment_mark_arrived(actor=actor, appointment=appointment)
-        return _new_visit(actor=actor, patient=patient, clinic=clinic, appointment=appointment)
+        return _create_visit(
+            actor=actor, patient=patient, clinic=clinic, token=token, appointment=appointment
+        )
 
 
 def _locked(visit: Visit) -> Visit:
-    return Visit.objects.select_for_update().select_related("clinic", "patient").get(pk=visit.pk)
+    return locked(Visit.objects).select_related("clinic", "patient").get(pk=visit.pk)
 
 
 def _update(visit: Visit, *, actor, before: dict, reason: str) -> Visit:
@@ -175,7 +178,7 @@ def visit_call_next(*, actor, clinic: Clinic) -> Visit:
     """Call the lowest waiting token that has not been skipped."""
     require_perm(actor, Perm.QUEUE_MANAGE)
     with transaction.atomic():
-        Clinic.objects.select_for_update().get(pk=clinic.pk)  # one caller per clinic at once
+        locked(Clinic.objects).get(pk=clinic.pk)  # one caller per clinic at once
         waiting = (
             Visit.objects.filter(
                 clinic=clinic, date=clock.today(), status=VisitStatus.WAITING, skipped=False
@@ -239,14 +242,16 @@ def visit_transfer(*, actor, visit: Visit, to_clinic: Clinic, reason: str) -> Vi
             raise ValidationFailed({"to_clinic": ["Choose another clinic."]})
         if not to_clinic.is_active:
             raise ValidationFailed({"to_clinic": [f"{to_clinic.name} is not seeing patients."]})
+        token = _reserve_token(current.patient, to_clinic)
         before = state_of(current)
         current.status = VisitStatus.REFERRED
         current.finished_at = clock.now()
         _update(current, actor=actor, before=before, reason=reason)
-        return _new_visit(
+        return _create_visit(
             actor=actor,
             patient=current.patient,
             clinic=to_clinic,
+            token=token,
             transferred_from=current,
             note=f"from {current.clinic.code}: {reason}"[:200],
         )

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 
 from ajeya.core import clock, identifiers
 from ajeya.core.errors import Conflict, ValidationFailed
+from ajeya.core.locking import locked
 from ajeya.core.roles import Perm, require_perm
 from ajeya.core.validation import require_reason
 from ajeya.ledger import services as ledger
@@ -204,7 +205,7 @@ def patient_update(
     reason = require_reason(reason, why="Say why the record is being changed")
     changes = _normalise(changes)
     with transaction.atomic():
-        current = Patient.objects.select_for_update().get(pk=patient.pk)
+        current = locked(Patient.objects).get(pk=patient.pk)
         if expected_version is not None and current.version != expected_version:
             raise Conflict(
                 "Someone else changed this patient while you were editing. "
