@@ -31,32 +31,39 @@ def _doctor_field(**kwargs) -> forms.ModelChoiceField:
     return field
 
 
+def _free_beds() -> list[tuple[str, str]]:
+    beds = Bed.objects.filter(status__in=[BedStatus.FREE, BedStatus.RESERVED]).select_related(
+        "ward"
+    )
+    return [("", "---------")] + [
+        (
+            str(b.pk),
+            f"{b.label} · {b.ward.code} · {b.get_category_display()}"
+            + (" (reserved)" if b.status == BedStatus.RESERVED else ""),
+        )
+        for b in beds.order_by("ward__code", "label")
+    ]
+
+
 class AdmitForm(forms.Form):
     uhid = forms.CharField(label="Patient UHID", max_length=20)
     source = forms.ChoiceField(choices=AdmissionSource.choices, initial=AdmissionSource.EMERGENCY)
     unit = forms.ModelChoiceField(Clinic.objects.filter(is_active=True), label="Unit")
     attending_doctor = _doctor_field()
     provisional_icd10 = forms.CharField(label="Provisional diagnosis (ICD-10)", max_length=250)
-    bed = forms.ModelChoiceField(
-        Bed.objects.filter(status__in=[BedStatus.FREE, BedStatus.RESERVED]).select_related("ward"),
-        label="Bed",
-    )
+    # Any bed validates, so a bed taken since the page was drawn reaches the service and
+    # its message ("Bed MW-3 is occupied: choose a free bed"); only free ones are offered.
+    bed = forms.ModelChoiceField(Bed.objects.all(), label="Bed")
     consultation = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["attending_doctor"] = _doctor_field()
-        self.fields["bed"].label_from_instance = lambda b: (
-            f"{b.label} · {b.ward.code} · {b.get_category_display()}"
-            + (" (reserved)" if b.status == BedStatus.RESERVED else "")
-        )
+        self.fields["bed"].choices = _free_beds()
 
 
 class TransferForm(forms.Form):
-    to_bed = forms.ModelChoiceField(
-        Bed.objects.filter(status__in=[BedStatus.FREE, BedStatus.RESERVED]).select_related("ward"),
-        label="To bed",
-    )
+    to_bed = forms.ModelChoiceField(Bed.objects.all(), label="To bed")
     unit = forms.ModelChoiceField(Clinic.objects.filter(is_active=True), required=False)
     attending_doctor = forms.ModelChoiceField(User.objects.none(), required=False)
     reason = forms.CharField(max_length=200)
@@ -64,9 +71,7 @@ class TransferForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["attending_doctor"] = _doctor_field(required=False)
-        self.fields["to_bed"].label_from_instance = lambda b: (
-            f"{b.label} · {b.ward.code} · {b.get_category_display()}"
-        )
+        self.fields["to_bed"].choices = _free_beds()
 
 
 class ObservationForm(VitalsForm):
@@ -96,6 +101,12 @@ class MedicationForm(forms.Form):
     route = forms.ChoiceField(choices=Route.choices)
     frequency = forms.ChoiceField(choices=Frequency.choices)
     instructions = forms.CharField(max_length=200, required=False)
+
+
+class StopForm(forms.Form):
+    reason = forms.CharField(
+        max_length=200, error_messages={"required": "Say why the drug is stopped."}
+    )
 
 
 class DoseForm(forms.Form):

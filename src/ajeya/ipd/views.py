@@ -14,7 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from ajeya.core import clock
-from ajeya.core.errors import ApplicationError, ValidationFailed
+from ajeya.core.errors import ApplicationError, NotFound, ValidationFailed
 from ajeya.core.forms import add_service_errors
 from ajeya.core.roles import Perm, permission_required
 from ajeya.ipd import charts, documents, forms, selectors, services
@@ -125,20 +125,31 @@ def admission(request, number: str):
     return _chart_page(request, record)
 
 
-def _chart_post(request, number: str, form_class, form_name: str, write):
-    """Parse one chart form, write it, or show the chart with the form's errors."""
+def _chart_post(request, number: str, form_class, form_name: str, write, *, inline=False):
+    """Parse one chart form and write it. Input errors show on the chart with the form
+    (422); a refusal about the admission itself (discharged, stopped) comes back as a
+    message, since its form is no longer drawn. `inline` forms (a row's dose or stop
+    button) report everything as a message."""
     record = selectors.admission_get(number)
     form = form_class(request.POST)
     if form.is_valid():
         try:
             message = write(record, form.cleaned_data)
         except ValidationFailed as exc:
+            if inline:
+                messages.error(request, exc.human)
+                return redirect("ipd:admission", number=record.number)
             add_service_errors(form, exc)
         except ApplicationError as exc:
-            form.add_error(None, exc.human)
+            messages.error(request, exc.human)
+            return redirect("ipd:admission", number=record.number)
         else:
             messages.success(request, message)
             return redirect("ipd:admission", number=record.number)
+    elif inline:
+        problems = [m for errors in form.errors.values() for m in errors]
+        messages.error(request, " ".join(problems))
+        return redirect("ipd:admission", number=record.number)
     seen(request, [record.patient.uhid], AccessKind.VIEWED)
     response = _chart_page(request, record, **{form_name: form})
     response.status_code = 422
@@ -185,26 +196,35 @@ def medication(request, number: str):
     return _chart_post(request, number, forms.MedicationForm, "medication_form", write)
 
 
+def _medication(record, pk: int):
+    order = record.medications.filter(pk=pk).first()
+    if order is None:
+        raise NotFound(f"No medication order {pk} on {record.number}.")
+    return order
+
+
 @permission_required(Perm.MEDICATION_ORDER)
 @require_POST
 def medication_stop(request, number: str, pk: int):
+    order = _medication(selectors.admission_get(number), pk)  # 404 before anything else
+
     def write(record, data):
-        order = record.medications.get(pk=pk)
-        services.medication_stop(actor=request.user, order=order, reason=data["text"])
+        services.medication_stop(actor=request.user, order=order, reason=data["reason"])
         return f"{order.drug} stopped."
 
-    return _chart_post(request, number, forms.NoteForm, "note_form", write)
+    return _chart_post(request, number, forms.StopForm, "stop_form", write, inline=True)
 
 
 @permission_required(Perm.NURSING_CHART)
 @require_POST
 def dose(request, number: str, pk: int):
+    order = _medication(selectors.admission_get(number), pk)  # 404 before anything else
+
     def write(record, data):
-        order = record.medications.get(pk=pk)
         services.dose_record(actor=request.user, order=order, **data)
         return f"{order.drug}: {data['outcome']} recorded."
 
-    return _chart_post(request, number, forms.DoseForm, "dose_form", write)
+    return _chart_post(request, number, forms.DoseForm, "dose_form", write, inline=True)
 
 
 @permission_required(Perm.BED_TRANSFER)
@@ -314,7 +334,11 @@ def census(request):
     form = forms.CensusForm(request.GET or None)
     today = clock.today()
     first, last = today - dt.timedelta(days=13), today
-    if form.is_valid():
+    if form.is_bound and not form.is_valid():
+        raise ValidationFailed(
+            " ".join(f"{name}: {' '.join(errs)}" for name, errs in form.errors.items())
+        )
+    if form.is_bound:
         first = form.cleaned_data["first"] or first
         last = form.cleaned_data["last"] or last
     if last < first or (last - first).days > 366:
