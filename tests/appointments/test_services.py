@@ -296,7 +296,8 @@ def test_a_patient_books_online_with_a_code_sent_to_their_phone(
     verification = services.otp_send(phone="98111 22233", ip="203.0.113.9")
     assert outbox[-1][0] == "9811122233"
     assert len(_code(outbox)) == 6
-    phone = services.otp_verify(verification_id=verification.pk, code=_code(outbox))
+    services.otp_verify(verification_id=verification.pk, code=_code(outbox))
+    verification.refresh_from_db()
     appointment = services.appointment_book(
         actor=None,
         patient=patient,
@@ -304,7 +305,7 @@ def test_a_patient_books_online_with_a_code_sent_to_their_phone(
         date=MONDAY,
         slot_time=NINE,
         channel=BookingChannel.ONLINE,
-        contact_phone=phone,
+        verification=verification,
     )
     assert appointment.booked_by is None
     assert appointment.channel == BookingChannel.ONLINE
@@ -359,9 +360,38 @@ def test_a_bad_phone_number_is_named(db):
         services.otp_send(phone="12345")
 
 
-def test_online_booking_is_only_for_the_verified_phones_patients(monday_morning, clerk, session):
+def test_online_booking_is_only_for_the_verified_phones_patients(clock_at, outbox, clerk, session):
+    clock_at(2026, 11, 30, 8, 0)
     patient = PatientFactory(actor=clerk, phone="9811122233")
+    PatientFactory(actor=clerk, phone="9800000000")
+    other = services.otp_send(phone="9800000000")
+    services.otp_verify(verification_id=other.pk, code=_code(outbox))
+    other.refresh_from_db()
+    book = lambda **kw: services.appointment_book(  # noqa: E731
+        actor=None, patient=patient, session=session, date=MONDAY, slot_time=NINE, **kw
+    )
     with pytest.raises(PermissionRefused, match="not registered with this phone"):
+        book(channel=BookingChannel.ONLINE, verification=other)
+    with pytest.raises(PermissionRefused, match="verified in the last few minutes"):
+        book()
+    unverified = services.otp_send(phone="9811122233")
+    with pytest.raises(PermissionRefused, match="verified in the last few minutes"):
+        book(channel=BookingChannel.ONLINE, verification=unverified)
+    clock_at(2026, 11, 30, 8, 16)  # the entered code no longer lets the phone book
+    with pytest.raises(PermissionRefused, match="verified in the last few minutes"):
+        book(channel=BookingChannel.ONLINE, verification=other)
+    assert Appointment.objects.count() == 0
+
+
+def test_one_phone_holds_a_limited_number_of_online_bookings(clock_at, outbox, make_user):
+    clock_at(2026, 11, 30, 8, 0)
+    clerk = make_user(username="limit-clerk")
+    session = factories.session(factories.clinic(), per_slot=20, end="12:00")
+    family = [PatientFactory(actor=clerk, phone="9811122233") for _ in range(7)]
+    verification = services.otp_send(phone="9811122233")
+    services.otp_verify(verification_id=verification.pk, code=_code(outbox))
+    verification.refresh_from_db()
+    for patient in family[: services.ONLINE_BOOKINGS_PER_PHONE]:
         services.appointment_book(
             actor=None,
             patient=patient,
@@ -369,9 +399,43 @@ def test_online_booking_is_only_for_the_verified_phones_patients(monday_morning,
             date=MONDAY,
             slot_time=NINE,
             channel=BookingChannel.ONLINE,
-            contact_phone="9800000000",
+            verification=verification,
         )
-    with pytest.raises(PermissionRefused, match="verified phone"):
+    with pytest.raises(Conflict, match="already holds 6 online bookings"):
         services.appointment_book(
-            actor=None, patient=patient, session=session, date=MONDAY, slot_time=NINE
+            actor=None,
+            patient=family[-1],
+            session=session,
+            date=MONDAY,
+            slot_time=NINE,
+            channel=BookingChannel.ONLINE,
+            verification=verification,
         )
+
+
+def test_codes_are_rate_limited_per_address(settings, outbox, clerk):
+    settings.AJEYA_OTP_PER_IP_PER_HOUR = 2
+    for n in range(2):
+        services.otp_send(phone=f"981112223{n}", ip="203.0.113.50")
+    with pytest.raises(Conflict, match="from this network"):
+        services.otp_send(phone="9811122239", ip="203.0.113.50")
+    services.otp_send(phone="9811122239", ip="203.0.113.51")
+
+
+def test_a_phone_typed_with_the_country_code_gets_its_code(outbox, clerk):
+    PatientFactory(actor=clerk, phone="9811122233")
+    services.otp_send(phone="+91 98111 22233")
+    assert outbox[-1][0] == "9811122233"
+
+
+def test_an_empty_phone_is_refused(db):
+    with pytest.raises(ValidationFailed, match="10-digit mobile number"):
+        services.otp_send(phone="   ")
+
+
+def test_the_console_backend_masks_the_number(caplog):
+    from ajeya.core import messaging
+
+    messaging.ConsoleBackend().send("9811122233", "123456 is your code")
+    assert "98******33: 123456 is your code" in caplog.text
+    assert "9811122233" not in caplog.text

@@ -73,3 +73,19 @@ def test_a_slot_of_another_clinic_is_refused(client, seen):
     )
     assert b"A follow-up is booked in the same clinic." in response.content
     assert Appointment.objects.count() == 0
+
+
+def test_the_follow_up_is_booked_on_the_day_asked_for(seen):
+    from ajeya.core.errors import ValidationFailed
+    from ajeya.opd import selectors, services
+
+    doctor, visit, session = seen
+    with pytest.raises(ValidationFailed, match="on the day the consultation asked for"):
+        services.follow_up_book(
+            actor=doctor,
+            consultation=selectors.consultation_for(visit),
+            session=session,
+            date=NEXT_MONDAY + dt.timedelta(days=7),
+            slot_time=dt.time(9, 0),
+        )
+    assert Appointment.objects.count() == 0

@@ -25,7 +25,7 @@ def test_the_demo_opd_is_busy_and_verifies_clean(clock_at, capsys):
     assert today.filter(status=VisitStatus.WAITING).count() >= 10
     assert today.filter(status=VisitStatus.IN_CONSULTATION).count() == 2
     assert Consultation.objects.count() == 4
-    assert Consultation.objects.filter(admit_advised=True).count() <= 4
+    assert Consultation.objects.filter(admit_advised=True).count() >= 1
     assert verification.verify(use_checkpoint_dir=False).findings == []
 
 

@@ -822,3 +822,19 @@ def test_the_display_shows_at_most_five_next_tokens(monday_morning, clerk, clini
         factories.checked_in(clerk, clinic)
     [row] = selectors.display(["MED-1"])
     assert (row.now_calling, row.next_tokens, row.waiting) == ([], [1, 2, 3, 4, 5], 7)
+
+
+def test_an_overlong_test_or_drug_name_is_refused_before_anything_is_written(
+    monday_morning, clerk, doctor, clinic
+):
+    visit = factories.called(clerk, doctor, clinic)
+    with pytest.raises(ValidationFailed) as info:
+        factories.consult(
+            doctor,
+            visit,
+            order_lines=[OrderLine(test="Complete blood count " * 10)],
+            prescriptions=[factories.paracetamol(drug="Paracetamol " * 12)],
+        )
+    assert "at most 120 characters" in " ".join(info.value.errors["orders"])
+    assert "longer than 120 characters" in " ".join(info.value.errors["prescriptions"])
+    assert Consultation.objects.count() == 0

@@ -13,6 +13,7 @@ import hmac
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 
 from ajeya.appointments import selectors
@@ -37,10 +38,12 @@ from ajeya.ledger import services as ledger
 from ajeya.ledger.models import LedgerAction
 from ajeya.ledger.registry import state_of
 from ajeya.patients.models import Patient
-from ajeya.patients.validators import validate_phone
+from ajeya.patients.validators import normalise_phone, validate_phone
 
 APPOINTMENT_SEQUENCE = "appointment"
 OTP_MAX_ATTEMPTS = 5
+SELF_BOOKING_MINUTES = 15  # how long an entered code lets its phone book
+ONLINE_BOOKINGS_PER_PHONE = 6  # active online bookings one phone may hold
 
 
 # -- clinics and sessions -------------------------------------------------------------
@@ -289,16 +292,30 @@ def appointment_book(
     date: dt.date,
     slot_time: dt.time,
     channel: str = BookingChannel.COUNTER,
-    contact_phone: str = "",
+    verification: PhoneVerification | None = None,
     note: str = "",
 ) -> Appointment:
     """Book a slot. Staff book with APPOINTMENT_BOOK (doctors book follow-ups with
-    CONSULT); `actor=None` is a patient booking online after proving their phone."""
+    CONSULT); `actor=None` is a patient booking online with a `verification` whose code
+    was entered in the last SELF_BOOKING_MINUTES, for a patient registered with that
+    phone, within ONLINE_BOOKINGS_PER_PHONE active online bookings."""
+    contact_phone = ""
     if actor is None:
-        if channel != BookingChannel.ONLINE or not contact_phone:
-            raise PermissionRefused("Only a verified phone may book without a staff login.")
+        contact_phone = _verified_phone(verification, channel)
         if patient.phone != contact_phone:
             raise PermissionRefused("That patient is not registered with this phone number.")
+        active = Appointment.objects.filter(
+            contact_phone=contact_phone,
+            channel=BookingChannel.ONLINE,
+            status=AppointmentStatus.BOOKED,
+            date__gte=clock.today(),
+        ).count()
+        if active >= ONLINE_BOOKINGS_PER_PHONE:
+            raise Conflict(
+                f"This number already holds {active} online bookings: book more at the "
+                "registration counter.",
+                code="online_limit",
+            )
     elif channel == BookingChannel.FOLLOW_UP:
         require_perm(actor, Perm.CONSULT)
     else:
@@ -327,13 +344,30 @@ def appointment_book(
                 note=" ".join(note.split())[:200],
             )
             ledger.create_sealed(appointment, actor=actor)
-    except IntegrityError:
+    except IntegrityError as exc:
+        if "appointment_one_per_patient_clinic_day" in str(exc):
+            raise Conflict(
+                f"{patient.name} was booked in {session.clinic.name} on {date:%d-%m-%Y} "
+                "by someone else at the same moment.",
+                code="already_booked",
+            ) from None
         # Another booking took the seat between our count and our insert.
         raise Conflict(
             f"The {slot_time:%H:%M} slot was taken at the same moment. Choose another slot.",
             code="slot_full",
         ) from None
     return appointment
+
+
+def _verified_phone(verification: PhoneVerification | None, channel: str) -> str:
+    if (
+        channel != BookingChannel.ONLINE
+        or verification is None
+        or verification.verified_at is None
+        or clock.now() - verification.verified_at > dt.timedelta(minutes=SELF_BOOKING_MINUTES)
+    ):
+        raise PermissionRefused("Only a phone verified in the last few minutes may book online.")
+    return verification.phone
 
 
 def _next_number() -> str:
@@ -420,10 +454,13 @@ def appointment_mark_no_show(*, actor, appointment: Appointment) -> Appointment:
     """Only once the slot has passed: a patient may still walk in late."""
     _require_staff_change(actor)
     now = clock.local(clock.now())
-    if (appointment.date, appointment.slot_time) > (now.date(), now.time()):
+    slot_end = dt.datetime.combine(appointment.date, appointment.slot_time) + dt.timedelta(
+        minutes=appointment.session.slot_minutes
+    )
+    if slot_end > now.replace(tzinfo=None):
         raise ValidationFailed(
-            f"The {appointment.slot_time:%H:%M} slot has not passed yet: wait before "
-            "marking the patient as not come."
+            f"The {appointment.slot_time:%H:%M} slot has not passed yet (it ends at "
+            f"{slot_end:%H:%M}): wait before marking the patient as not come."
         )
     return _set_status(
         appointment,
@@ -460,10 +497,12 @@ def _code_hash(verification_salt: str, code: str) -> str:
 def otp_send(*, phone: str, ip: str = "") -> PhoneVerification:
     """Send a 6-digit code to `phone` for self-booking. Rate-limited per phone, and a
     phone no patient is registered with gets no code (and the same answer)."""
-    phone = "".join(phone.split())
+    phone = normalise_phone(phone)
     try:
+        if not phone:
+            raise ValueError(phone)
         validate_phone(phone)
-    except Exception:
+    except (ValueError, DjangoValidationError):
         raise ValidationFailed(
             {"phone": ["Enter the 10-digit mobile number you registered with."]}
         ) from None
@@ -471,6 +510,17 @@ def otp_send(*, phone: str, ip: str = "") -> PhoneVerification:
     recent = PhoneVerification.objects.filter(
         phone=phone, created_at__gte=now - dt.timedelta(hours=1)
     ).count()
+    from_ip = (
+        PhoneVerification.objects.filter(ip=ip, created_at__gte=now - dt.timedelta(hours=1)).count()
+        if ip
+        else 0
+    )
+    if from_ip >= settings.AJEYA_OTP_PER_IP_PER_HOUR:
+        raise Conflict(
+            "Too many codes were asked for from this network in the last hour. Try again "
+            "later or book at the registration counter.",
+            code="rate_limited",
+        )
     if recent >= settings.AJEYA_OTP_PER_PHONE_PER_HOUR:
         raise Conflict(
             "Too many codes were sent to this number in the last hour. Try again later "
@@ -493,6 +543,16 @@ def otp_send(*, phone: str, ip: str = "") -> PhoneVerification:
             f"{settings.AJEYA_OTP_MINUTES} minutes. Do not share it.",
         )
     return verification
+
+
+def verification_in_force(verification_id) -> PhoneVerification | None:
+    """A verification whose code was entered in the last SELF_BOOKING_MINUTES."""
+    if not verification_id:
+        return None
+    return PhoneVerification.objects.filter(
+        pk=verification_id,
+        verified_at__gte=clock.now() - dt.timedelta(minutes=SELF_BOOKING_MINUTES),
+    ).first()
 
 
 def otp_verify(*, verification_id: int, code: str) -> str:

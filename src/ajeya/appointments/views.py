@@ -22,8 +22,7 @@ from ajeya.ledger.models import AccessKind
 from ajeya.patients import selectors as patient_selectors
 from ajeya.patients.models import Patient
 
-SELF_BOOKING_KEY = "self_booking"  # session: {"phone": ..., "until": iso time}
-SELF_BOOKING_MINUTES = 15
+SELF_BOOKING_KEY = "self_booking"  # session: {"verification": PhoneVerification id}
 
 
 def _day(value: str | None) -> dt.date:
@@ -287,12 +286,14 @@ def schedules(request):
 # -- self-booking (public) --------------------------------------------------------------
 
 
-def _verified_phone(request) -> str | None:
+def _verification(request):
+    """The phone verification this browser completed in the last minutes, if any."""
     held = request.session.get(SELF_BOOKING_KEY) or {}
-    until = held.get("until")
-    if not until or dt.datetime.fromisoformat(until) < clock.now():
-        return None
-    return held.get("phone")
+    return services.verification_in_force(held.get("verification"))
+
+
+def _until(minutes: int) -> str:
+    return (clock.now() + dt.timedelta(minutes=minutes)).isoformat()
 
 
 @public
@@ -321,28 +322,24 @@ def self_verify(request):
     form = forms.CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            phone = services.otp_verify(
-                verification_id=verification_id, code=form.cleaned_data["code"]
-            )
+            services.otp_verify(verification_id=verification_id, code=form.cleaned_data["code"])
         except ValidationFailed as exc:
             add_service_errors(form, exc)
         else:
             request.session.cycle_key()
-            request.session[SELF_BOOKING_KEY] = {
-                "phone": phone,
-                "until": (clock.now() + dt.timedelta(minutes=SELF_BOOKING_MINUTES)).isoformat(),
-            }
+            request.session.pop("self_booking_verification", None)
+            request.session[SELF_BOOKING_KEY] = {"verification": verification_id}
             return redirect("self_booking:choose")
     return render(request, "appointments/self_verify.html", {"form": form})
 
 
 @public
 def self_choose(request):
-    phone = _verified_phone(request)
-    if phone is None:
+    verification = _verification(request)
+    if verification is None:
         messages.info(request, "Enter your mobile number to get a new code.")
         return redirect("self_booking:start")
-    patients = list(Patient.objects.filter(phone=phone).order_by("name")[:20])
+    patients = list(Patient.objects.filter(phone=verification.phone).order_by("name")[:20])
     form = forms.SelfBookForm(
         request.POST or None, patients=patients, initial={"date": clock.today()}
     )
@@ -360,15 +357,21 @@ def self_choose(request):
                 date=data["date"],
                 slot_time=slot_time,
                 channel=BookingChannel.ONLINE,
-                contact_phone=phone,
+                verification=verification,
             )
         except ValidationFailed as exc:
             add_service_errors(form, exc)
         except ApplicationError as exc:
             form.add_error(None, exc.message)
         else:
-            request.session["self_booked"] = appointment.number
+            # One booking per code: the next person at this browser starts again.
+            request.session.pop(SELF_BOOKING_KEY, None)
+            request.session["self_booked"] = {
+                "number": appointment.number,
+                "until": _until(services.SELF_BOOKING_MINUTES),
+            }
             return redirect("self_booking:done")
+    seen(request, [p.uhid for p in patients], AccessKind.LISTED)
     return render(
         request,
         "appointments/self_choose.html",
@@ -379,17 +382,19 @@ def self_choose(request):
 @public
 def self_slots(request):
     """htmx: the slot grid, for a caller who has proved their phone."""
-    if _verified_phone(request) is None:
+    if _verification(request) is None:
         return HttpResponse("Your code has expired: start again.", status=403)
     return _grid(request, "appointments/_slots.html")
 
 
 @public
 def self_done(request):
-    number = request.session.get("self_booked")
-    if not number or _verified_phone(request) is None:
+    booked = request.session.get("self_booked") or {}
+    if not booked.get("until") or dt.datetime.fromisoformat(booked["until"]) < clock.now():
         return redirect("self_booking:start")
-    appointment = selectors.appointment_get(number)
+    appointment = selectors.appointment_get(booked["number"])
     if request.GET.get("pdf") == "1":
+        seen(request, [appointment.patient.uhid], AccessKind.PRINTED)
         return _pdf(appointment, printed_by="self-booking")
+    seen(request, [appointment.patient.uhid], AccessKind.VIEWED)
     return render(request, "appointments/self_done.html", {"appointment": appointment})

@@ -197,7 +197,9 @@ def _todays_queue(rng, clerk, nurse, clinics, pool, today) -> dict[str, int]:
                 break
             if n == 2:
                 break  # the third stays in the room: the worklist shows a called patient
-            complaint, code_, drugs, tests = CASES[rng.randrange(len(CASES))]
+            # Medicine's first patient has pneumonia: the demo always has an admission advice.
+            pick = 1 if (code, n) == ("MED-1", 0) else rng.randrange(len(CASES))
+            complaint, code_, drugs, tests = CASES[pick]
             opd.consultation_save(
                 actor=doctor,
                 visit=visit,

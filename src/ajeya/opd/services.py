@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 
 from ajeya.appointments import selectors as appointment_selectors
 from ajeya.appointments import services as appointments
-from ajeya.appointments.models import Appointment, Clinic
+from ajeya.appointments.models import Appointment, BookingChannel, Clinic
 from ajeya.core import clock, identifiers
 from ajeya.core.errors import Conflict, ValidationFailed
 from ajeya.core.locking import locked
@@ -380,6 +380,10 @@ def _clean_lines(
         problems = []
         if not line.drug.strip():
             problems.append("name the drug")
+        elif len(" ".join(line.drug.split())) > 120:
+            problems.append("the drug's name is longer than 120 characters")
+        if len(line.dose.strip()) > 40:
+            problems.append("the dose is longer than 40 characters")
         if not line.dose.strip():
             problems.append("give the dose (e.g. 500 mg)")
         if line.route not in Route.values:
@@ -399,6 +403,10 @@ def _clean_lines(
             errors.setdefault("orders", []).append(f"Order {n}: unknown kind {line.kind!r}.")
         if not line.test.strip():
             errors.setdefault("orders", []).append(f"Order {n}: name the test.")
+        elif len(" ".join(line.test.split())) > 120:
+            errors.setdefault("orders", []).append(
+                f"Order {n}: a test name is at most 120 characters (one test per line)."
+            )
     return coded, errors
 
 
@@ -503,12 +511,16 @@ def follow_up_book(
     visit = consultation.visit
     if session.clinic_id != visit.clinic_id:
         raise ValidationFailed({"session": ["A follow-up is booked in the same clinic."]})
+    if consultation.follow_up_on is None or date != consultation.follow_up_on:
+        raise ValidationFailed(
+            {"date": ["Book the follow-up on the day the consultation asked for."]}
+        )
     return appointments.appointment_book(
         actor=actor,
         patient=visit.patient,
         session=session,
         date=date,
         slot_time=slot_time,
-        channel="follow_up",
+        channel=BookingChannel.FOLLOW_UP,
         note=f"follow-up of token {visit.token} on {visit.date:%d-%m-%Y}",
     )

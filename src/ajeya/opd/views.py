@@ -100,7 +100,7 @@ def arrive(request):
 def worklist(request, code: str):
     clinic = appointment_selectors.clinic_get(code)
     queue = selectors.queue(clinic)
-    shown = queue.called + queue.waiting + queue.skipped
+    shown = queue.called + queue.waiting + queue.skipped + queue.finished
     seen(request, [v.patient.uhid for v in shown], AccessKind.LISTED)
     return render(
         request,
