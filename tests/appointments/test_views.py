@@ -802,3 +802,15 @@ def test_self_booking_an_impossible_time_is_named_not_a_server_error(
     assert response.status_code == 200
     assert "That slot is not one the grid offered." in text(response)
     assert Appointment.objects.count() == 0
+
+
+@pytest.mark.parametrize("clinics", [2, 8])
+def test_the_clinics_page_costs_the_same_queries_for_any_number_of_clinics(
+    monday_morning, clerk_client, clinics, django_assert_max_num_queries
+):
+    for n in range(clinics):
+        factories.session(factories.clinic(f"C-{n}"))
+    with django_assert_max_num_queries(12):
+        response = clerk_client.get(reverse("appointments:clinics") + "?date=2026-11-30")
+    assert response.status_code == 200
+    assert response.content.count(b'title="0 of 8"') == clinics

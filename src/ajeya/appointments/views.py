@@ -223,7 +223,7 @@ def clinic_day(request, code: str):
 @permission_required(Perm.APPOINTMENT_VIEW)
 def clinics(request):
     day = _day(request.GET.get("date"))
-    rows = [(c, selectors.clinic_day(c, day)) for c in selectors.clinics_active()]
+    rows = selectors.clinics_day(day)
     return render(request, "appointments/clinics.html", {"rows": rows, "day": day})
 
 

@@ -173,21 +173,35 @@ def _diagnosis(code: str, field: str) -> icd10.Diagnosis:
 
 
 def _when(
-    value: dt.datetime | None, *, field: str, not_before: dt.datetime | None = None
+    value: dt.datetime | None,
+    *,
+    field: str,
+    not_before: dt.datetime | None = None,
+    what: str = "the admission",
 ) -> dt.datetime:
     now = clock.now()
     when = value or now
     if when > now + dt.timedelta(minutes=1):
         raise ValidationFailed({field: ["That time is in the future."]})
     if not_before is not None and when < not_before:
-        raise ValidationFailed(
-            {
-                field: [
-                    f"That is before the admission ({clock.local(not_before):%d-%m-%Y %H:%M} IST)."
-                ]
-            }
-        )
+        at = clock.local(not_before).strftime("%d-%m-%Y %H:%M")
+        raise ValidationFailed({field: [f"That is before {what} ({at} IST)."]})
     return when
+
+
+def _after_last_stay(bed: Bed, when: dt.datetime, *, field: str) -> None:
+    """A backdated move or admission cannot overlap the bed's previous patient."""
+    last = (
+        BedStay.objects.filter(bed=bed, ended_at__isnull=False)
+        .order_by("-ended_at")
+        .values_list("ended_at", flat=True)
+        .first()
+    )
+    if last is not None and when < last:
+        at = clock.local(last).strftime("%d-%m-%Y %H:%M")
+        raise ValidationFailed(
+            {field: [f"Bed {bed.label} had another patient until {at} IST: give a later time."]}
+        )
 
 
 def _require_doctor(user, field: str = "attending_doctor") -> None:
@@ -227,6 +241,14 @@ def admission_create(
                     f"Bed {current.label} is {current.get_status_display().lower()}: "
                     "choose a free bed.",
                     code="bed_taken",
+                )
+            _after_last_stay(current, when, field="admitted_at")
+            if consultation is not None and (
+                earlier := Admission.objects.filter(consultation=consultation).first()
+            ):
+                raise Conflict(
+                    f"That OPD advice already led to admission {earlier.number}.",
+                    code="advice_used",
                 )
             already = Admission.objects.filter(
                 patient=patient, status=AdmissionStatus.ADMITTED
@@ -315,6 +337,8 @@ def admission_transfer(
         stay = locked(BedStay.objects).get(admission=current, ended_at__isnull=True)
         if when < stay.started_at:
             raise ValidationFailed({"moved_at": ["That is before the patient came to this bed."]})
+        if new_bed.pk != old_bed.pk:
+            _after_last_stay(new_bed, when, field="moved_at")
         before_stay = state_of(stay)
         stay.ended_at = when
         ledger.save_sealed(stay, actor=actor, before=before_stay, reason=f"moved: {reason}")
@@ -461,6 +485,7 @@ def medication_stop(*, actor, order: MedicationOrder, reason: str) -> Medication
     reason = require_reason(reason, why="Say why the drug is stopped")
     with transaction.atomic():
         current = locked(MedicationOrder.objects).get(pk=order.pk)
+        _open_admission(current.admission)
         if current.stopped_at is not None:
             raise Conflict(f"{current.drug} was already stopped.")
         before = state_of(current)
@@ -490,7 +515,9 @@ def dose_record(
         _open_admission(current.admission)
         if current.stopped_at is not None:
             raise Conflict(f"{current.drug} was stopped: no dose is due.", code="stopped")
-        when = _when(recorded_at, field="recorded_at", not_before=current.ordered_at)
+        when = _when(
+            recorded_at, field="recorded_at", not_before=current.ordered_at, what="the order"
+        )
         dose = MedicationDose(
             order=current,
             recorded_at=when,
