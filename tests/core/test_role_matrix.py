@@ -164,7 +164,7 @@ def sample_kwargs(name: str, world: World, user) -> dict:
             return {"label": "MW-1"}
         if page in {"medication_stop", "dose"}:
             return {"number": world.admission.number, "pk": 1}
-        if page not in {"board", "admit", "census"}:
+        if page not in {"board", "admit", "census", "setup"}:
             return {"number": world.admission.number}
     return {}
 

@@ -6,15 +6,18 @@ from django import forms
 
 from ajeya.accounts.models import User
 from ajeya.appointments.models import Clinic
+from ajeya.core.models import Department
 from ajeya.core.roles import Role
 from ajeya.ipd.models import (
     AdmissionSource,
     Bed,
+    BedCategory,
     BedStatus,
     DischargeType,
     DoseOutcome,
     FluidDirection,
     FluidRoute,
+    Ward,
 )
 from ajeya.ipd.services import OBSERVATION_FIELDS
 from ajeya.opd.forms import VitalsForm
@@ -179,3 +182,21 @@ class BedStatusForm(forms.Form):
 class CensusForm(forms.Form):
     first = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), required=False)
     last = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), required=False)
+
+
+class WardForm(forms.Form):
+    code = forms.CharField(max_length=16, help_text="Short code, e.g. MW")
+    name = forms.CharField(max_length=100)
+    department = forms.ModelChoiceField(Department.objects.filter(kind="clinical"))
+    floor = forms.CharField(max_length=40, required=False)
+
+
+class BedsForm(forms.Form):
+    """A room and its beds in one go: room 7 of MW with 4 general beds MW-25 to MW-28."""
+
+    ward = forms.ModelChoiceField(Ward.objects.filter(is_active=True))
+    room = forms.CharField(max_length=16, label="Room number")
+    isolation = forms.BooleanField(required=False, label="Isolation room")
+    category = forms.ChoiceField(choices=BedCategory.choices)
+    beds = forms.IntegerField(min_value=1, max_value=40, initial=4, label="Number of beds")
+    first_number = forms.IntegerField(min_value=1, initial=1, label="First bed number")

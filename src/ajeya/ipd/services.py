@@ -116,6 +116,26 @@ def bed_create(*, actor, room: Room, label: str, category: str) -> Bed:
     return bed
 
 
+def room_with_beds(
+    *,
+    actor,
+    ward: Ward,
+    room: str,
+    category: str,
+    beds: int,
+    first_number: int,
+    isolation: bool = False,
+) -> list[Bed]:
+    """A room and its beds, labelled <ward>-<n> from `first_number`, all or none."""
+    require_perm(actor, Perm.WARD_MANAGE)
+    with transaction.atomic():
+        made = room_create(actor=actor, ward=ward, number=room, isolation=isolation)
+        return [
+            bed_create(actor=actor, room=made, label=f"{ward.code}-{n}", category=category)
+            for n in range(first_number, first_number + beds)
+        ]
+
+
 def _lock_beds(*beds: Bed) -> list[Bed]:
     """Lock beds in id order (so two transfers crossing each other cannot deadlock)."""
     ids = sorted({b.pk for b in beds})

@@ -9,6 +9,7 @@ urlpatterns = [
     path("wards/<str:code>/", views.board, name="ward"),
     path("admit/", views.admit, name="admit"),
     path("census/", views.census, name="census"),
+    path("setup/", views.setup, name="setup"),
     path("beds/<str:label>/status/", views.bed_status, name="bed_status"),
     path("admissions/<str:number>/", views.admission, name="admission"),
     path("admissions/<str:number>/observation/", views.observation, name="observation"),

@@ -349,3 +349,40 @@ def census(request):
         "ipd/census.html",
         {"census": data, "form": form, "svg": charts.census_svg(data.daily)},
     )
+
+
+@permission_required(Perm.WARD_MANAGE)
+def setup(request):
+    ward_form = forms.WardForm(prefix="ward")
+    beds_form = forms.BedsForm(prefix="beds")
+    if request.method == "POST":
+        which = request.POST.get("form")
+        form = (
+            forms.WardForm(request.POST, prefix="ward")
+            if which == "ward"
+            else forms.BedsForm(request.POST, prefix="beds")
+        )
+        if which == "ward":
+            ward_form = form
+        else:
+            beds_form = form
+        if form.is_valid():
+            try:
+                if which == "ward":
+                    ward = services.ward_create(actor=request.user, **form.cleaned_data)
+                    messages.success(request, f"Ward {ward.code} opened.")
+                else:
+                    made = services.room_with_beds(actor=request.user, **form.cleaned_data)
+                    messages.success(
+                        request,
+                        f"Room {form.cleaned_data['room']}: beds {made[0].label} to "
+                        f"{made[-1].label}.",
+                    )
+                return redirect("ipd:setup")
+            except ValidationFailed as exc:
+                add_service_errors(form, exc)
+    return render(
+        request,
+        "ipd/setup.html",
+        {"ward_form": ward_form, "beds_form": beds_form, "board": selectors.bed_board()},
+    )
