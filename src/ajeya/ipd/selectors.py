@@ -31,6 +31,12 @@ class WardBoard:
     counts: Counter = field(default_factory=Counter)
 
     @property
+    def by_status(self) -> list[tuple[str, int]]:
+        """(status label, beds) for the statuses present; templates cannot call
+        Counter.items (a Counter answers any key, "items" included, with 0)."""
+        return [(BedStatus(s).label, n) for s, n in sorted(self.counts.items())]
+
+    @property
     def occupancy(self) -> int:
         total = len(self.beds)
         return round(100 * self.counts[BedStatus.OCCUPIED] / total) if total else 0
