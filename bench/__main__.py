@@ -10,6 +10,7 @@ BENCHMARKS = {
     "seed": "bench.seed",
     "ledger": "bench.ledger",
     "opd": "bench.opd",
+    "ipd": "bench.ipd",
 }
 
 

@@ -12,6 +12,7 @@ urlpatterns = [
     path("setup/", views.setup, name="setup"),
     path("beds/<str:label>/status/", views.bed_status, name="bed_status"),
     path("admissions/<str:number>/", views.admission, name="admission"),
+    path("admissions/<str:number>/admitted/", views.admitted, name="admitted"),
     path("admissions/<str:number>/observation/", views.observation, name="observation"),
     path("admissions/<str:number>/fluid/", views.fluid, name="fluid"),
     path("admissions/<str:number>/note/", views.note, name="note"),

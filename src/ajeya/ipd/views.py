@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from ajeya.core import clock
 from ajeya.core.errors import ApplicationError, NotFound, ValidationFailed
 from ajeya.core.forms import add_service_errors
-from ajeya.core.roles import Perm, permission_required
+from ajeya.core.roles import Perm, has_perm, permission_required
 from ajeya.ipd import charts, documents, forms, selectors, services
 from ajeya.ipd.models import BedCategory
 from ajeya.ledger.access import seen
@@ -90,7 +90,9 @@ def admit(request):
             form.add_error(None, exc.human)
         else:
             messages.success(request, f"Admitted: {admission.number}, bed {admission.bed.label}.")
-            return redirect("ipd:admission", number=admission.number)
+            if has_perm(request.user, Perm.INPATIENT_VIEW):
+                return redirect("ipd:admission", number=admission.number)
+            return redirect("ipd:admitted", number=admission.number)
     waiting = list(selectors.awaiting_admission())
     seen(request, [c.visit.patient.uhid for c in waiting], AccessKind.LISTED)
     return render(
@@ -108,14 +110,22 @@ def _chart_page(request, admission, **forms_):
         "balance": selectors.fluid_balance(data["fluids"]),
         "svg": charts.observations_svg(data["observations"]),
         "observation_form": forms.ObservationForm(),
-        "fluid_form": forms.FluidForm(),
+        "fluid_form": forms.FluidForm(prefix="fluid"),
         "note_form": forms.NoteForm(),
-        "medication_form": forms.MedicationForm(),
+        "medication_form": forms.MedicationForm(prefix="rx"),
         "dose_form": forms.DoseForm(),
         "transfer_form": forms.TransferForm(),
     }
     context.update(forms_)
     return render(request, "ipd/admission.html", context)
+
+
+@permission_required(Perm.ADMIT)
+def admitted(request, number: str):
+    """The admission desk's confirmation: IP number, bed, the sheet to print."""
+    record = selectors.admission_get(number)
+    seen(request, [record.patient.uhid], AccessKind.VIEWED)
+    return render(request, "ipd/admitted.html", {"admission": record})
 
 
 @permission_required(Perm.INPATIENT_VIEW)
@@ -125,13 +135,15 @@ def admission(request, number: str):
     return _chart_page(request, record)
 
 
-def _chart_post(request, number: str, form_class, form_name: str, write, *, inline=False):
+def _chart_post(
+    request, number: str, form_class, form_name: str, write, *, inline=False, prefix=None
+):
     """Parse one chart form and write it. Input errors show on the chart with the form
     (422); a refusal about the admission itself (discharged, stopped) comes back as a
     message, since its form is no longer drawn. `inline` forms (a row's dose or stop
     button) report everything as a message."""
     record = selectors.admission_get(number)
-    form = form_class(request.POST)
+    form = form_class(request.POST, prefix=prefix)
     if form.is_valid():
         try:
             message = write(record, form.cleaned_data)
@@ -173,7 +185,7 @@ def fluid(request, number: str):
         services.fluid_record(actor=request.user, admission=record, **data)
         return f"{data['direction'].capitalize()} of {data['volume_ml']} ml charted."
 
-    return _chart_post(request, number, forms.FluidForm, "fluid_form", write)
+    return _chart_post(request, number, forms.FluidForm, "fluid_form", write, prefix="fluid")
 
 
 @permission_required(Perm.NURSING_CHART)
@@ -193,7 +205,7 @@ def medication(request, number: str):
         order = services.medication_order(actor=request.user, admission=record, **data)
         return f"{order.drug} charted."
 
-    return _chart_post(request, number, forms.MedicationForm, "medication_form", write)
+    return _chart_post(request, number, forms.MedicationForm, "medication_form", write, prefix="rx")
 
 
 def _medication(record, pk: int):
