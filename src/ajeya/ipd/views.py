@@ -46,6 +46,10 @@ def board(request, code: str | None = None):
             "categories": BedCategory.choices,
             "refresh": BOARD_REFRESH_SECONDS,
             "now": clock.local(clock.now()),
+            # One reverse() for the page, not one a bed.
+            "chart_url": reverse("ipd:admission", args=["-"])[:-2]
+            if has_perm(request.user, Perm.INPATIENT_VIEW)
+            else "",
         },
     )
 

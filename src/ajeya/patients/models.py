@@ -44,6 +44,19 @@ class GuardianRelation(models.TextChoices):
     OTHER = "other", "Other"
 
 
+def age_text(date_of_birth, today) -> str:
+    """ "46 y", or for small children "14 m" and "9 d"."""
+    years = validators.age_on(date_of_birth, today)
+    if years >= 2:
+        return f"{years} y"
+    months = (today.year - date_of_birth.year) * 12 + today.month - date_of_birth.month
+    if today.day < date_of_birth.day:
+        months -= 1
+    if months >= 1:
+        return f"{months} m"
+    return f"{(today - date_of_birth).days} d"
+
+
 class Patient(models.Model):
     uhid = models.CharField("UHID", max_length=12, unique=True, editable=False)
     name = models.CharField(max_length=100, validators=[validators.validate_person_name])
@@ -118,18 +131,7 @@ class Patient(models.Model):
 
     @property
     def age_display(self) -> str:
-        years = self.age
-        if years >= 2:
-            return f"{years} y"
-        today = clock.today()
-        months = (
-            (today.year - self.date_of_birth.year) * 12 + today.month - self.date_of_birth.month
-        )
-        if today.day < self.date_of_birth.day:
-            months -= 1
-        if months >= 1:
-            return f"{months} m"
-        return f"{(today - self.date_of_birth).days} d"
+        return age_text(self.date_of_birth, clock.today())
 
     @property
     def abha_display(self) -> str:
