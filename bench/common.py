@@ -194,3 +194,51 @@ def bare_patient_fields(serial: int, now) -> dict:
         "updated_at": now,
         "seal": "",
     }
+
+
+# --- in a benchmark's child, with Django set up -------------------------------------
+
+
+def latency_summary(latencies: list[float], queries: int | str = "") -> dict:
+    """Count, total, rate, p50 and p99 (ms) of a list of seconds."""
+    import statistics
+
+    ordered = sorted(latencies)
+    seconds = sum(ordered)
+    return {
+        "count": len(ordered),
+        "seconds": round(seconds, 3),
+        "per_second": len(ordered) / seconds,
+        "p50_ms": statistics.median(ordered) * 1000,
+        "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+        "queries": queries,
+    }
+
+
+def freeze_clock(moment) -> None:
+    """Every service reads the time through ajeya.core.clock: stop it at `moment`
+    (as the tests' clock_at does)."""
+    import datetime as dt
+
+    from ajeya.core import clock
+
+    frozen = moment.astimezone(dt.UTC)
+    clock.now = lambda: frozen
+
+
+def freeze_heap() -> None:
+    """Move what the benchmark itself holds out of the collector's sight: a server
+    process does not hold it, and its full sweeps would show in the p99s."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
+def count_queries(work) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        work()
+    return len(captured.captured_queries)

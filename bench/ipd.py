@@ -30,10 +30,8 @@ process does not hold them, and their gen-2 sweeps would otherwise show up in th
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import json
 import math
-import statistics
 import sys
 import time
 from collections import Counter
@@ -152,40 +150,6 @@ def _print_run(kind: str, run: dict) -> None:
 # --- child: runs with Django set up against the benchmark database --------------------
 
 
-def _summary(latencies: list[float], queries: int | str = "") -> dict:
-    ordered = sorted(latencies)
-    seconds = sum(ordered)
-    return {
-        "count": len(ordered),
-        "seconds": round(seconds, 3),
-        "per_second": len(ordered) / seconds,
-        "p50_ms": statistics.median(ordered) * 1000,
-        "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
-        "queries": queries,
-    }
-
-
-def _freeze_clock() -> None:
-    from ajeya.core import clock
-
-    moment = dt.datetime.combine(DAY, dt.time(7, 0), tzinfo=IST).astimezone(dt.UTC)
-    clock.now = lambda: moment  # as tests' clock_at does: every service reads clock.now
-
-
-def _freeze_heap() -> None:
-    gc.collect()
-    gc.freeze()
-
-
-def _queries(work) -> int:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    with CaptureQueriesContext(connection) as captured:
-        work()
-    return len(captured.captured_queries)
-
-
 def _setup(bed_count: int, ward_size: int) -> dict:
     from ajeya.accounts import services as accounts
     from ajeya.appointments import services as appointments
@@ -262,25 +226,25 @@ def _admit_all(world: dict) -> dict:
             source=AdmissionSource.EMERGENCY,
         )
 
-    queries = _queries(lambda: admit(0))  # also the warm-up: imports, caches
+    queries = common.count_queries(lambda: admit(0))  # also the warm-up: imports, caches
     latencies = []
     for i in range(1, len(world["beds"])):
         t0 = time.perf_counter()
         admit(i)
         latencies.append(time.perf_counter() - t0)
-    return _summary(latencies, queries)
+    return common.latency_summary(latencies, queries)
 
 
 def _timed(work, requests: int) -> dict:
     work()  # warm-up: imports, template compilation, caches
     seen = []
-    queries = _queries(lambda: seen.append(work()))
+    queries = common.count_queries(lambda: seen.append(work()))
     latencies = []
     for _ in range(requests):
         t0 = time.perf_counter()
         work()
         latencies.append(time.perf_counter() - t0)
-    result = _summary(latencies, queries)
+    result = common.latency_summary(latencies, queries)
     if hasattr(seen[0], "content"):
         result["bytes"] = len(seen[0].content)
     return result
@@ -321,7 +285,7 @@ def _pages(world: dict, requests: int, board_requests: int) -> dict:
     results = {}
     for name, get in work.items():
         try:
-            _freeze_heap()
+            common.freeze_heap()
             results[name] = _timed(get, board_requests if name in whole else requests)
         except Exception as exc:  # a page that fails is a finding, not the end of the run
             results[name] = {"error": f"{name}: {type(exc).__name__}: {exc}"}
@@ -337,13 +301,13 @@ def _pages(world: dict, requests: int, board_requests: int) -> dict:
 def child(beds: int, ward_size: int, requests: int, board_requests: int) -> None:
     started = time.perf_counter()
     common.setup_django()
-    _freeze_clock()
+    common.freeze_clock(dt.datetime.combine(DAY, dt.time(7, 0), tzinfo=IST))
     from django.db import connection
 
     from ajeya.ipd.models import Admission, Bed, BedStatus
 
     world = _setup(beds, ward_size)
-    _freeze_heap()
+    common.freeze_heap()
     admission = _admit_all(world)
     setup_seconds = time.perf_counter() - started
     occupied = Bed.objects.filter(status=BedStatus.OCCUPIED).count()

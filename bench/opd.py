@@ -29,11 +29,9 @@ does not hold them, and their gen-2 sweeps would otherwise show up in the p99s.
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import json
 import math
 import random
-import statistics
 import sys
 import time
 from zoneinfo import ZoneInfo
@@ -122,40 +120,6 @@ def _row(label: str, m: dict, ratio: str) -> list:
 # --- child: runs with Django set up against the benchmark database --------------------
 
 
-def _summary(latencies: list[float], queries: int | str = "") -> dict:
-    ordered = sorted(latencies)
-    seconds = sum(ordered)
-    return {
-        "count": len(ordered),
-        "seconds": round(seconds, 3),
-        "per_second": len(ordered) / seconds,
-        "p50_ms": statistics.median(ordered) * 1000,
-        "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
-        "queries": queries,
-    }
-
-
-def _freeze_clock() -> None:
-    from ajeya.core import clock
-
-    moment = dt.datetime.combine(DAY, dt.time(7, 0), tzinfo=IST).astimezone(dt.UTC)
-    clock.now = lambda: moment  # as tests' clock_at does: every service reads clock.now
-
-
-def _freeze_heap() -> None:
-    gc.collect()
-    gc.freeze()
-
-
-def _queries(work) -> int:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    with CaptureQueriesContext(connection) as captured:
-        work()
-    return len(captured.captured_queries)
-
-
 def _setup(clinic_count: int, bookings: int) -> dict:
     from ajeya.accounts import services as accounts
     from ajeya.appointments import services as appointments
@@ -242,7 +206,7 @@ def _booking(world: dict) -> tuple[dict, dict]:
 
     for i in range(WARM_UP - 1):  # imports, caches, the first pages of each index
         book(i, warm_day)
-    queries = _queries(lambda: book(WARM_UP - 1, warm_day))
+    queries = common.count_queries(lambda: book(WARM_UP - 1, warm_day))
 
     service: list[float] = []
     bare: list[float] = []
@@ -270,7 +234,7 @@ def _booking(world: dict) -> tuple[dict, dict]:
                 booked_by=clerk,
             )
             bare.append(time.perf_counter() - t0)
-    return _summary(service, queries), _summary(bare, 1)
+    return common.latency_summary(service, queries), common.latency_summary(bare, 1)
 
 
 def _check_in(world: dict, count: int) -> tuple[dict, object, int]:
@@ -288,7 +252,7 @@ def _check_in(world: dict, count: int) -> tuple[dict, object, int]:
         key=lambda a: (a.slot_time, a.seat, a.clinic_id),
     )
     chosen = sorted(busy + others[: max(0, count - len(busy))], key=lambda a: a.slot_time)
-    queries = _queries(
+    queries = common.count_queries(
         lambda: opd.visit_check_in(actor=clerk, patient=chosen[0].patient, appointment=chosen[0])
     )
     latencies = []
@@ -296,7 +260,7 @@ def _check_in(world: dict, count: int) -> tuple[dict, object, int]:
         t0 = time.perf_counter()
         opd.visit_check_in(actor=clerk, patient=appointment.patient, appointment=appointment)
         latencies.append(time.perf_counter() - t0)
-    return _summary(latencies, queries), busy[0].clinic, len(busy)
+    return common.latency_summary(latencies, queries), busy[0].clinic, len(busy)
 
 
 def _doctor_works(world: dict, clinic) -> None:
@@ -337,13 +301,13 @@ def _page(client, url: str, requests: int, **headers) -> dict:
 
     for _ in range(3):
         get()
-    queries = _queries(get)
+    queries = common.count_queries(get)
     latencies = []
     for _ in range(requests):
         t0 = time.perf_counter()
         get()
         latencies.append(time.perf_counter() - t0)
-    result = _summary(latencies, queries)
+    result = common.latency_summary(latencies, queries)
     result["bytes"] = len(get().content)
     return result
 
@@ -376,7 +340,7 @@ def _pages(world: dict, clinic, requests: int) -> dict:
 def child(clinics: int, bookings: int, check_ins: int, requests: int) -> None:
     started = time.perf_counter()
     common.setup_django()
-    _freeze_clock()
+    common.freeze_clock(dt.datetime.combine(DAY, dt.time(7, 0), tzinfo=IST))
     from django.db import connection
 
     from ajeya.appointments.models import Appointment
@@ -384,13 +348,13 @@ def child(clinics: int, bookings: int, check_ins: int, requests: int) -> None:
 
     world = _setup(clinics, bookings)
     setup_seconds = time.perf_counter() - started
-    _freeze_heap()
+    common.freeze_heap()
     booking, bare = _booking(world)
-    _freeze_heap()
+    common.freeze_heap()
     check_in, busy_clinic, busy_count = _check_in(world, check_ins)
     _doctor_works(world, busy_clinic)
     busy_visits = Visit.objects.filter(clinic=busy_clinic, date=DAY).count()
-    _freeze_heap()
+    common.freeze_heap()
     pages = _pages(world, busy_clinic, requests)
     print(
         json.dumps(
