@@ -162,7 +162,6 @@ def test_optional_two_factor_for_a_clerk(client, make_user):
 
 
 def test_sessions_end_after_the_idle_timeout(client, make_user, settings):
-    assert settings.SESSION_SAVE_EVERY_REQUEST
     assert settings.SESSION_COOKIE_AGE == settings.AJEYA_SESSION_IDLE_MINUTES * 60
     make_user(Role.REGISTRATION_CLERK, username="meena")
     login(client, "meena")
@@ -172,6 +171,18 @@ def test_sessions_end_after_the_idle_timeout(client, make_user, settings):
     assert dt.timedelta(minutes=settings.AJEYA_SESSION_IDLE_MINUTES - 1) < remaining
     Session.objects.update(expire_date=timezone.now() - dt.timedelta(seconds=1))
     assert client.get("/").status_code == 302
+
+
+def test_a_screen_polling_by_itself_does_not_keep_the_session_alive(client, make_user):
+    make_user(Role.REGISTRATION_CLERK, username="meena")
+    login(client, "meena")
+    client.get("/")  # the first page after login settles the session
+    almost = timezone.now() + dt.timedelta(minutes=1)
+    Session.objects.update(expire_date=almost)
+    client.get(reverse("ipd:board"), HTTP_HX_REQUEST="true", HTTP_X_AJEYA_POLL="1")
+    assert Session.objects.get().expire_date == almost  # the poll renewed nothing
+    client.get(reverse("ipd:board"))
+    assert Session.objects.get().expire_date > almost + dt.timedelta(minutes=5)  # a person did
 
 
 def test_it_security_resets_a_lost_authenticator(client, make_user):

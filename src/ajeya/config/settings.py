@@ -145,6 +145,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "ajeya.core.middleware.ActivityMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -261,7 +262,9 @@ OTP_TOTP_THROTTLE_FACTOR = 1
 # after this many minutes without one.
 AJEYA_SESSION_IDLE_MINUTES = env_int("AJEYA_SESSION_IDLE_MINUTES", 15, minimum=1)
 SESSION_COOKIE_AGE = AJEYA_SESSION_IDLE_MINUTES * 60
-SESSION_SAVE_EVERY_REQUEST = True
+# The idle timeout: core.middleware.ActivityMiddleware renews the session on every request
+# a person makes, and not on the polls of a screen left open (hall display, bed board).
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

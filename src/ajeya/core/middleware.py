@@ -36,3 +36,22 @@ class RequestContextMiddleware:
                 status=exception.http_status,
             )
         return None
+
+
+POLL_HEADER = "X-Ajeya-Poll"
+
+
+class ActivityMiddleware:
+    """Renew the session (and so its idle timeout) on each request a person makes. The
+    self-refreshing screens send POLL_HEADER, so a bed board or hall display left open
+    does not keep a logged-in session alive past its idle timeout."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        if session is not None and not request.headers.get(POLL_HEADER) and not session.is_empty():
+            session.modified = True
+        return response
