@@ -109,3 +109,52 @@ def test_nurses_moving_two_patients_into_the_same_bed_move_one(clock_at, make_us
         BedStatus.OCCUPIED,
         BedStatus.OCCUPIED,
     ]
+
+
+def test_a_chart_write_at_the_moment_of_discharge_never_lands_on_a_closed_chart(
+    clock_at, make_user
+):
+    """Discharge and nurses charting at once: each write either lands before the
+    discharge or is refused; none lands on the discharged chart. A dose and the drug's
+    stop likewise: no dose after the stop."""
+    from ajeya.ipd.models import MedicationDose, Observation
+
+    clock_at(2026, 11, 30, 9, 0)
+    clerk = make_user(Role.REGISTRATION_CLERK, username="desk")
+    doctor = make_user(Role.DOCTOR, username="dr-asha")
+    nurses = [make_user(Role.NURSE, username=f"sister{n}") for n in range(3)]
+    bed = factories.beds(factories.ward("W1", rooms={"1": ["general"]}))[0]
+    admission = factories.admit(clerk, bed, doctor=doctor, unit=schedule.clinic())
+    order = services.medication_order(
+        actor=doctor,
+        admission=admission,
+        drug="Ceftriaxone",
+        dose="1 g",
+        route="iv",
+        frequency="BD",
+    )
+    clock_at(2026, 11, 30, 12, 0)
+    work = [
+        lambda: factories.discharge(doctor, admission),
+        lambda: services.observation_record(actor=nurses[0], admission=admission, pulse_per_min=88),
+        lambda: services.note_record(actor=nurses[1], admission=admission, text="comfortable"),
+        lambda: services.dose_record(actor=nurses[2], order=order, outcome="given"),
+    ]
+    done, refused = _race(lambda n: work[n](), len(work))
+    assert all(isinstance(e, Conflict) and e.code in ("discharged", "stopped") for e in refused)
+    assert Admission.objects.get().status == AdmissionStatus.DISCHARGED
+    # Whatever landed, landed before the discharge: the ledger's order is commit order.
+    from ajeya.ledger import verification
+    from ajeya.ledger.models import LedgerEntry
+
+    assert len(done) + len(refused) == len(work)
+    discharged = LedgerEntry.objects.get(subject_type="ipd.discharge").seq
+    charted = LedgerEntry.objects.filter(
+        subject_type__in=["ipd.observation", "ipd.nursing_note", "ipd.medication_dose"]
+    ).values_list("seq", flat=True)
+    assert all(seq < discharged for seq in charted)
+    assert len(charted) == Observation.objects.count() + MedicationDose.objects.count() + (
+        admission.notes.count()
+    )
+
+    assert verification.verify(use_checkpoint_dir=False).findings == []

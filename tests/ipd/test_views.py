@@ -909,3 +909,21 @@ def test_a_nurse_may_not_discharge(admitted, nurse_client, clock_at):
     admitted.refresh_from_db()
     assert admitted.status == AdmissionStatus.ADMITTED
     assert Discharge.objects.count() == 0
+
+
+def test_a_reservation_note_stays_off_the_wall_board(nurse, beds, doctor_client):
+    ipd.bed_set_status(actor=nurse, bed=beds["M2"], status="reserved", note="for Mr Iyer")
+    content = text(doctor_client.get(BOARD))
+    assert "Iyer" not in content  # a reservation may name a patient; the board must not
+
+
+def test_the_advice_prefill_shows_only_open_admission_advice(
+    monday_morning, clerk, doctor, clinic, clerk_client
+):
+    from tests.opd import factories as opd_factories
+
+    visit = opd_factories.called(clerk, doctor, clinic)
+    plain = opd_factories.consult(doctor, visit)  # advised no admission
+    response = clerk_client.get(ADMIT + f"?consultation={plain.pk}")
+    assert response.status_code == 404
+    assert visit.patient.uhid not in text(response)

@@ -17,6 +17,7 @@ from ajeya.ipd.models import (
     DoseOutcome,
     FluidDirection,
     FluidRoute,
+    MannerOfDeath,
     Ward,
 )
 from ajeya.ipd.services import OBSERVATION_FIELDS
@@ -138,17 +139,7 @@ class DischargeForm(forms.Form):
     cause_underlying_icd10 = forms.CharField(
         max_length=250, required=False, label="Underlying cause (ICD-10)"
     )
-    manner_of_death = forms.ChoiceField(
-        choices=[
-            ("", "—"),
-            ("natural", "Natural"),
-            ("accident", "Accident"),
-            ("suicide", "Suicide"),
-            ("homicide", "Homicide"),
-            ("pending", "Pending investigation"),
-        ],
-        required=False,
-    )
+    manner_of_death = forms.ChoiceField(choices=[("", "—"), *MannerOfDeath.choices], required=False)
     medico_legal = forms.BooleanField(required=False, label="Medico-legal case")
 
     def codes(self) -> list[str]:

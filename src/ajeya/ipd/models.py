@@ -290,6 +290,14 @@ class DischargeType(models.TextChoices):
     DEATH = "death", "Death"
 
 
+class MannerOfDeath(models.TextChoices):
+    NATURAL = "natural", "Natural"
+    ACCIDENT = "accident", "Accident"
+    SUICIDE = "suicide", "Suicide"
+    HOMICIDE = "homicide", "Homicide"
+    PENDING = "pending", "Pending investigation"
+
+
 class Discharge(models.Model):
     """The discharge summary, and for a death the facts the death record (MCCD,
     Form 4 of the Registration of Births and Deaths Act) needs."""
@@ -311,7 +319,7 @@ class Discharge(models.Model):
     cause_antecedent = models.CharField("antecedent cause", max_length=250, blank=True)
     cause_underlying_icd10 = models.CharField("underlying cause (ICD-10)", max_length=8, blank=True)
     cause_underlying = models.CharField("underlying cause", max_length=250, blank=True)
-    manner_of_death = models.CharField(max_length=20, blank=True)
+    manner_of_death = models.CharField(max_length=20, choices=MannerOfDeath.choices, blank=True)
     medico_legal = models.BooleanField("medico-legal case", default=False)
     seal = models.CharField(max_length=64, blank=True, editable=False)
 

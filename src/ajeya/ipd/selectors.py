@@ -21,6 +21,7 @@ from ajeya.ipd.models import (
     Room,
     Ward,
 )
+from ajeya.opd import selectors as opd_selectors
 from ajeya.opd.models import Consultation
 from ajeya.patients.models import age_text
 
@@ -231,16 +232,8 @@ def room_history(room: Room, since: dt.datetime | None = None) -> QuerySet[BedSt
 
 
 def awaiting_admission(days: int = 3) -> QuerySet[Consultation]:
-    """OPD consultations that advised admission in the last days and have no admission."""
-    since = clock.today() - dt.timedelta(days=days)
-    return (
-        Consultation.objects.filter(
-            admit_advised=True, visit__date__gte=since, admission__isnull=True
-        )
-        .select_related("visit__patient", "visit__clinic", "doctor")
-        .prefetch_related("diagnoses")
-        .order_by("-completed_at")
-    )
+    """OPD consultations that advised admission in the last days, not yet admitted."""
+    return opd_selectors.admission_advices(clock.today() - dt.timedelta(days=days), open_only=True)
 
 
 @dataclass(frozen=True)
@@ -306,5 +299,5 @@ def census(first: dt.date, last: dt.date) -> Census:
         by_ward=by_ward,
         by_category=by_category,
         admitted_now=Admission.objects.filter(status=AdmissionStatus.ADMITTED).count(),
-        average_stay_days=round(stay.total_seconds() / 86400, 1) if stay else None,
+        average_stay_days=round(stay.total_seconds() / 86400, 1) if spans else None,
     )

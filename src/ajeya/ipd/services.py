@@ -36,6 +36,7 @@ from ajeya.ipd.models import (
     FluidDirection,
     FluidRoute,
     IntakeOutput,
+    MannerOfDeath,
     MedicationDose,
     MedicationOrder,
     NursingNote,
@@ -390,8 +391,11 @@ def admission_transfer(
 # -- nursing --------------------------------------------------------------------------
 
 
-def _open_admission(admission: Admission) -> Admission:
-    current = Admission.objects.select_related("patient").get(pk=admission.pk)
+def _open_admission(admission: Admission | int) -> Admission:
+    """The admission, locked: a discharge at the same moment waits for this chart write,
+    or this write sees the discharge and is refused."""
+    pk = admission if isinstance(admission, int) else admission.pk
+    current = locked(Admission.objects).select_related("patient").get(pk=pk)
     if current.status != AdmissionStatus.ADMITTED:
         raise Conflict(f"{current.number} is discharged: its chart is closed.", code="discharged")
     return current
@@ -429,7 +433,7 @@ def fluid_record(
         errors["direction"] = ["Intake or output?"]
     if route not in FluidRoute.values:
         errors["route"] = [f"Unknown route {route!r}."]
-    if not isinstance(volume_ml, int) or not 1 <= volume_ml <= 10000:
+    if type(volume_ml) is not int or not 1 <= volume_ml <= 10000:
         errors["volume_ml"] = [f"Volume {volume_ml} ml is outside 1 to 10,000 ml."]
     if errors:
         raise ValidationFailed(errors)
@@ -504,8 +508,8 @@ def medication_stop(*, actor, order: MedicationOrder, reason: str) -> Medication
     require_perm(actor, Perm.MEDICATION_ORDER)
     reason = require_reason(reason, why="Say why the drug is stopped")
     with transaction.atomic():
+        _open_admission(order.admission_id)  # the admission first, then the order: one order
         current = locked(MedicationOrder.objects).get(pk=order.pk)
-        _open_admission(current.admission)
         if current.stopped_at is not None:
             raise Conflict(f"{current.drug} was already stopped.")
         before = state_of(current)
@@ -531,8 +535,8 @@ def dose_record(
             {"note": [f"Say why the dose was {DoseOutcome(outcome).label.lower()}."]}
         )
     with transaction.atomic():
-        current = MedicationOrder.objects.select_related("admission").get(pk=order.pk)
-        _open_admission(current.admission)
+        _open_admission(order.admission_id)
+        current = locked(MedicationOrder.objects).select_related("admission").get(pk=order.pk)
         if current.stopped_at is not None:
             raise Conflict(f"{current.drug} was stopped: no dose is due.", code="stopped")
         when = _when(
@@ -562,6 +566,8 @@ def _discharge_problems(kind: str, fields: dict[str, Any]) -> dict[str, list[str
         errors["condition"] = ["Describe the condition at discharge."]
     if kind == DischargeType.REFERRED and not (fields.get("referred_to") or "").strip():
         errors["referred_to"] = ["Name the hospital the patient is referred to."]
+    if (manner := fields.get("manner_of_death") or "") and manner not in MannerOfDeath.values:
+        errors["manner_of_death"] = [f"Unknown manner of death {manner!r}."]
     if kind == DischargeType.DEATH:
         if fields.get("death_at") is None:
             errors["death_at"] = ["Give the date and time of death."]
@@ -572,6 +578,7 @@ def _discharge_problems(kind: str, fields: dict[str, Any]) -> dict[str, list[str
     return errors
 
 
+DEATH_ONLY = frozenset({"cause_immediate", "cause_antecedent", "manner_of_death"})
 DISCHARGE_TEXT_FIELDS = (
     "procedures",
     "course",
@@ -635,6 +642,13 @@ def discharge_create(
             _when(death_at, field="death_at", not_before=current.admitted_at)
             if death_at > when:
                 raise ValidationFailed({"death_at": ["Death cannot be after the discharge time."]})
+        died = kind == DischargeType.DEATH
+        kept = {
+            k: (v or "").strip()
+            for k, v in texts.items()
+            if died
+            or (k not in DEATH_ONLY and (k != "referred_to" or kind == DischargeType.REFERRED))
+        }
         discharge = Discharge(
             admission=current,
             kind=kind,
@@ -643,8 +657,8 @@ def discharge_create(
             death_at=death_at if kind == DischargeType.DEATH else None,
             cause_underlying_icd10=underlying.code if underlying else "",
             cause_underlying=underlying.description[:250] if underlying else "",
-            medico_legal=medico_legal,
-            **{k: (v or "").strip() for k, v in texts.items()},
+            medico_legal=medico_legal and died,
+            **kept,
         )
         ledger.create_sealed(discharge, actor=actor)
         for position, found in enumerate(coded, start=1):

@@ -21,7 +21,7 @@ from ajeya.ipd import charts, documents, forms, selectors, services
 from ajeya.ipd.models import BedCategory
 from ajeya.ledger.access import seen
 from ajeya.ledger.models import AccessKind
-from ajeya.opd.models import Consultation
+from ajeya.opd import selectors as opd_selectors
 from ajeya.patients import selectors as patient_selectors
 
 BOARD_REFRESH_SECONDS = 10
@@ -58,11 +58,8 @@ def board(request, code: str | None = None):
 def admit(request):
     consultation = None
     if cid := (request.POST.get("consultation") or request.GET.get("consultation")):
-        consultation = (
-            Consultation.objects.select_related("visit__patient", "visit__clinic")
-            .filter(pk=cid if str(cid).isdigit() else 0)
-            .first()
-        )
+        consultation = opd_selectors.admission_advice_get(cid)
+        seen(request, [consultation.visit.patient.uhid], AccessKind.VIEWED)
     initial = {"uhid": request.GET.get("uhid", "")}
     if consultation is not None:
         first = consultation.diagnoses.first()

@@ -128,11 +128,27 @@ def consultation_for(visit: Visit) -> Consultation | None:
     )
 
 
-def admission_advices(since: dt.date | None = None) -> QuerySet[Consultation]:
-    """Patients a doctor advised to admit: what the inpatient desk works from."""
+def admission_advices(
+    since: dt.date | None = None, *, open_only: bool = False
+) -> QuerySet[Consultation]:
+    """Patients a doctor advised to admit: what the inpatient desk works from
+    (`open_only`: those not admitted on that advice yet)."""
     q = Consultation.objects.filter(admit_advised=True)
     if since is not None:
         q = q.filter(visit__date__gte=since)
-    return q.select_related("visit__patient", "visit__clinic", "doctor").prefetch_related(
-        Prefetch("diagnoses")
+    if open_only:
+        q = q.filter(admission__isnull=True)
+    return (
+        q.select_related("visit__patient", "visit__clinic", "doctor")
+        .prefetch_related(Prefetch("diagnoses"))
+        .order_by("-completed_at")
     )
+
+
+def admission_advice_get(pk) -> Consultation:
+    """An open admission advice, or NotFound: the admission desk sees nothing else of a
+    consultation."""
+    found = admission_advices(open_only=True).filter(pk=pk if str(pk).isdigit() else 0).first()
+    if found is None:
+        raise NotFound("No open advice to admit with that number.")
+    return found
