@@ -108,3 +108,41 @@ def draw_qr(c: rl_canvas.Canvas, value: str, x: float, y: float, *, size: float)
     drawing = Drawing(size, size, transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), 0, 0])
     drawing.add(widget)
     renderPDF.draw(drawing, c, x, y)
+
+
+class Flow:
+    """Lines of text down the page, wrapped to the page's width and continued on a new
+    page when one is full: nothing a doctor wrote is cut off."""
+
+    def __init__(
+        self,
+        c: rl_canvas.Canvas,
+        *,
+        top: float,
+        pagesize: tuple[float, float],
+        margin: float,
+        bottom: float = 12 * mm,
+    ) -> None:
+        self.c, self.y, self.margin, self.bottom = c, top, margin, bottom
+        self.width, self.height = pagesize
+
+    def line(self, text: str = "", *, size: float = 9.5, bold: bool = False, indent: float = 0):
+        from reportlab.lib.utils import simpleSplit
+
+        font = FONT_BOLD if bold else FONT
+        room = self.width - 2 * self.margin - indent
+        for piece in simpleSplit(text, font, size, room) or [""]:
+            if self.y < self.margin + self.bottom:
+                self.c.showPage()
+                self.y = self.height - self.margin - 8 * mm
+            self.c.setFont(font, size)
+            self.c.drawString(self.margin + indent, self.y, piece)
+            self.y -= size * 0.42 * mm + 2.4 * mm
+
+    def block(self, title: str, text: str, *, indent: float = 4 * mm) -> None:
+        """A heading and its paragraphs; nothing at all when the text is empty."""
+        if not text.strip():
+            return
+        self.line(title, bold=True)
+        for paragraph in text.splitlines():
+            self.line(paragraph, indent=indent)

@@ -14,27 +14,8 @@ MARGIN = 14 * mm
 
 
 def _writer(c, top: float):
-    """A line writer that starts a new page when the current one is full."""
-    state = {"y": top}
-
-    def line(text: str = "", *, size: float = 9.5, bold: bool = False, indent: float = 0) -> None:
-        if state["y"] < MARGIN + 12 * mm:
-            c.showPage()
-            state["y"] = HEIGHT - MARGIN - 8 * mm
-        c.setFont(pdf.FONT_BOLD if bold else pdf.FONT, size)
-        c.drawString(MARGIN + indent, state["y"], text[:110])
-        state["y"] -= size * 0.42 * mm + 2.4 * mm
-
-    def block(title: str, text: str) -> None:
-        if not text.strip():
-            return
-        line(title, bold=True)
-        for para in text.splitlines():
-            while para:
-                line(para[:100], indent=4 * mm)
-                para = para[100:]
-
-    return line, block
+    flow = pdf.Flow(c, top=top, pagesize=A4, margin=MARGIN)
+    return flow.line, flow.block
 
 
 def _head(line, admission: Admission) -> None:

@@ -18,21 +18,13 @@ def prescription_qr_payload(consultation: Consultation) -> str:
 
 
 def prescription(consultation: Consultation, *, printed_by: str) -> bytes:
-    width, height = A5
+    width, _ = A5
     margin = 10 * mm
     visit, patient = consultation.visit, consultation.visit.patient
 
     def body(c, top: float) -> None:
-        y = top
-
-        def line(text: str, *, size: float = 9, bold: bool = False, indent: float = 0) -> None:
-            nonlocal y
-            if y < margin + 18 * mm:
-                c.showPage()
-                y = height - margin - 6 * mm
-            c.setFont(pdf.FONT_BOLD if bold else pdf.FONT, size)
-            c.drawString(margin + indent, y, text[:95])
-            y -= size * 0.45 * mm + 2.2 * mm
+        flow = pdf.Flow(c, top=top, pagesize=A5, margin=margin, bottom=18 * mm)
+        line = flow.line
 
         pdf.draw_qr(
             c,
@@ -48,7 +40,7 @@ def prescription(consultation: Consultation, *, printed_by: str) -> bytes:
             f"{clock.local(consultation.completed_at):%d-%m-%Y %H:%M} IST"
         )
         line(f"Doctor: {consultation.doctor.full_name or consultation.doctor.username}")
-        y -= 2 * mm
+        flow.y -= 2 * mm
         line("Complaints", bold=True)
         for text in consultation.complaints.splitlines()[:6]:
             line(text, indent=4 * mm)
