@@ -1185,3 +1185,42 @@ def test_a_back_dated_admission_cannot_overlap_the_beds_previous_patient(
             admitted_at=dt.datetime(2026, 11, 30, 10, 0, tzinfo=IST),
         )
     assert snapshot() == before
+
+
+def test_discharge_stops_the_drugs_still_running(monday_morning, clerk, doctor, clinic):
+    from ajeya.ipd.models import MedicationOrder
+
+    bed = factories.beds(factories.ward("W7", rooms={"1": ["general"]}))[0]
+    admission = factories.admit(clerk, bed, doctor=doctor, unit=clinic)
+    running = services.medication_order(
+        actor=doctor,
+        admission=admission,
+        drug="Ceftriaxone",
+        dose="1 g",
+        route="iv",
+        frequency="BD",
+    )
+    factories.discharge(doctor, admission)
+    running = MedicationOrder.objects.get(pk=running.pk)
+    assert running.stopped_at is not None
+    assert running.stopped_by == doctor
+    factories.assert_sealed(running)
+
+
+def test_a_patient_whose_death_was_recorded_is_not_admitted_again(
+    monday_morning, clerk, doctor, clinic, clock_at
+):
+    first, second = factories.beds(factories.ward("W8", rooms={"1": ["general", "general"]}))
+    admission = factories.admit(clerk, first, doctor=doctor, unit=clinic)
+    died = clock_at(2026, 11, 30, 11, 0)
+    factories.discharge(
+        doctor,
+        admission,
+        kind="death",
+        death_at=died,
+        cause_immediate="Cardiac arrest",
+        cause_underlying_icd10="I21.9",
+        condition="Deceased",
+    )
+    with pytest.raises(ValidationFailed, match="death was recorded on 30-11-2026"):
+        factories.admit(clerk, second, doctor=doctor, unit=clinic, patient=admission.patient)

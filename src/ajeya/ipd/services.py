@@ -264,6 +264,17 @@ def admission_create(
                     code="bed_taken",
                 )
             _after_last_stay(current, when, field="admitted_at")
+            death = (
+                Discharge.objects.filter(admission__patient=patient, kind=DischargeType.DEATH)
+                .select_related("admission")
+                .first()
+            )
+            if death is not None:
+                raise ValidationFailed(
+                    f"{patient.name}'s death was recorded on "
+                    f"{clock.local(death.death_at or death.discharged_at):%d-%m-%Y} "
+                    f"({death.admission.number}): check the UHID."
+                )
             if consultation is not None and (
                 earlier := Admission.objects.filter(consultation=consultation).first()
             ):
@@ -635,6 +646,9 @@ def discharge_create(
         # Every lock before the first ledger entry (core.locking).
         stay = locked(BedStay.objects).get(admission=current, ended_at__isnull=True)
         (bed,) = _lock_beds(current.bed)
+        running = list(
+            locked(MedicationOrder.objects.filter(admission=current, stopped_at__isnull=True))
+        )
         when = _when(discharged_at, field="discharged_at", not_before=current.admitted_at)
         if when < stay.started_at:
             raise ValidationFailed({"discharged_at": ["That is before the patient's last move."]})
@@ -674,6 +688,12 @@ def discharge_create(
         before_stay = state_of(stay)
         stay.ended_at = when
         ledger.save_sealed(stay, actor=actor, before=before_stay, reason="discharged")
+        for order in running:  # nothing stays "active" on a closed chart
+            before_order = state_of(order)
+            order.stopped_at, order.stopped_by = when, actor
+            ledger.save_sealed(
+                order, actor=actor, before=before_order, reason="stopped at discharge"
+            )
         _set_bed(bed, BedStatus.CLEANING, actor=actor, reason=f"{current.number} discharged")
         before = state_of(current)
         current.status = AdmissionStatus.DISCHARGED
