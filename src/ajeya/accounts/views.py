@@ -8,7 +8,6 @@ from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django_otp import devices_for_user
 from django_otp import login as otp_login
@@ -18,7 +17,7 @@ from ajeya.accounts import selectors, services
 from ajeya.accounts.forms import PasswordChangeForm, ReasonForm, StaffCreateForm, TokenForm
 from ajeya.accounts.models import User
 from ajeya.core.errors import ValidationFailed
-from ajeya.core.forms import add_service_errors
+from ajeya.core.forms import add_service_errors, safe_next
 from ajeya.core.roles import Perm, login_required, permission_required, public
 
 login = public(
@@ -32,10 +31,7 @@ _SETUP_SESSION_KEY = "_ajeya_totp_setup_device"
 
 
 def _next_url(request) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return target
-    return "/"
+    return safe_next(request)
 
 
 @login_required

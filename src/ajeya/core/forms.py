@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from ajeya.core.errors import ValidationFailed
 
@@ -13,3 +14,14 @@ def add_service_errors(form: forms.Form, exc: ValidationFailed) -> None:
         target = field if field in form.fields else None
         for message in messages:
             form.add_error(target, message)
+
+
+def safe_next(request, default: str = "/") -> str:
+    """The `next` a form or link asks for, if it stays on this site (never an open
+    redirect to somewhere else)."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default

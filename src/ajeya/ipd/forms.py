@@ -20,6 +20,7 @@ from ajeya.ipd.models import (
     MannerOfDeath,
     Ward,
 )
+from ajeya.ipd.selectors import beds_allocatable
 from ajeya.ipd.services import OBSERVATION_FIELDS
 from ajeya.opd.forms import VitalsForm
 from ajeya.opd.models import Frequency, Route
@@ -36,16 +37,13 @@ def _doctor_field(**kwargs) -> forms.ModelChoiceField:
 
 
 def _free_beds() -> list[tuple[str, str]]:
-    beds = Bed.objects.filter(status__in=[BedStatus.FREE, BedStatus.RESERVED]).select_related(
-        "ward"
-    )
     return [("", "---------")] + [
         (
             str(b.pk),
             f"{b.label} · {b.ward.code} · {b.get_category_display()}"
             + (" (reserved)" if b.status == BedStatus.RESERVED else ""),
         )
-        for b in beds.order_by("ward__code", "label")
+        for b in beds_allocatable()
     ]
 
 

@@ -18,7 +18,6 @@ from ajeya.ipd.models import (
     BedCategory,
     BedStatus,
     BedStay,
-    Room,
     Ward,
 )
 from ajeya.opd import selectors as opd_selectors
@@ -138,11 +137,13 @@ def bed_get(label: str) -> Bed:
     return bed
 
 
-def beds_allocatable(category: str | None = None) -> QuerySet[Bed]:
-    q = Bed.objects.filter(status__in=[BedStatus.FREE, BedStatus.RESERVED], ward__is_active=True)
-    if category:
-        q = q.filter(category=category)
-    return q.select_related("ward").order_by("ward__code", "label")
+def beds_allocatable() -> QuerySet[Bed]:
+    """Beds an admission or a move may take: free or reserved, in an open ward."""
+    return (
+        Bed.objects.filter(status__in=[BedStatus.FREE, BedStatus.RESERVED], ward__is_active=True)
+        .select_related("ward")
+        .order_by("ward__code", "label")
+    )
 
 
 def admission_get(number: str) -> Admission:
@@ -156,14 +157,6 @@ def admission_get(number: str) -> Admission:
     if admission is None:
         raise NotFound(f"No admission has number {number}.")
     return admission
-
-
-def current_admission(patient) -> Admission | None:
-    return (
-        Admission.objects.filter(patient=patient, status=AdmissionStatus.ADMITTED)
-        .select_related("bed__ward")
-        .first()
-    )
 
 
 def chart(admission: Admission) -> dict:
@@ -224,13 +217,6 @@ def room_contacts(admission: Admission) -> list[Contact]:
     return sorted(contacts, key=lambda c: c.overlap_from)
 
 
-def room_history(room: Room, since: dt.datetime | None = None) -> QuerySet[BedStay]:
-    q = BedStay.objects.filter(bed__room=room).select_related("admission__patient", "bed")
-    if since is not None:
-        q = q.filter(Q(ended_at__isnull=True) | Q(ended_at__gte=since))
-    return q.order_by("-started_at")
-
-
 def awaiting_admission(days: int = 3) -> QuerySet[Consultation]:
     """OPD consultations that advised admission in the last days, not yet admitted."""
     return opd_selectors.admission_advices(clock.today() - dt.timedelta(days=days), open_only=True)
@@ -259,12 +245,12 @@ def census(first: dt.date, last: dt.date) -> Census:
             "admitted_at", flat=True
         )
     )
-    discharged = Counter(
-        clock.local(t).date()
-        for t in Admission.objects.filter(
-            discharged_at__gte=start, discharged_at__lt=end
-        ).values_list("discharged_at", flat=True)
+    left = list(
+        Admission.objects.filter(discharged_at__gte=start, discharged_at__lt=end).values_list(
+            "admitted_at", "discharged_at"
+        )
     )
+    discharged = Counter(clock.local(d).date() for _, d in left)
     daily = []
     day = first
     while day <= last:
@@ -285,12 +271,7 @@ def census(first: dt.date, last: dt.date) -> Census:
         .annotate(beds=Count("id"), occupied=Count("id", filter=Q(status=BedStatus.OCCUPIED)))
         .order_by("category")
     ]
-    spans = [
-        d - a
-        for a, d in Admission.objects.filter(
-            discharged_at__gte=start, discharged_at__lt=end
-        ).values_list("admitted_at", "discharged_at")
-    ]
+    spans = [d - a for a, d in left]
     stay = sum(spans, dt.timedelta()) / len(spans) if spans else None
     return Census(
         first=first,

@@ -10,12 +10,11 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from ajeya.core import clock
 from ajeya.core.errors import ApplicationError, NotFound, ValidationFailed
-from ajeya.core.forms import add_service_errors
+from ajeya.core.forms import add_service_errors, safe_next
 from ajeya.core.roles import Perm, has_perm, permission_required
 from ajeya.ipd import charts, documents, forms, selectors, services
 from ajeya.ipd.models import BedCategory
@@ -115,7 +114,10 @@ def _chart_page(request, admission, **forms_):
         "note_form": forms.NoteForm(),
         "medication_form": forms.MedicationForm(prefix="rx"),
         "dose_form": forms.DoseForm(),
-        "transfer_form": forms.TransferForm(),
+        # Its bed list is a hospital-wide query: only when the form will be drawn.
+        "transfer_form": forms.TransferForm()
+        if admission.status == "admitted" and has_perm(request.user, Perm.BED_TRANSFER)
+        else None,
     }
     context.update(forms_)
     return render(request, "ipd/admission.html", context)
@@ -336,10 +338,7 @@ def bed_status(request, label: str):
         messages.error(request, exc.human)
     else:
         messages.success(request, f"Bed {bed.label}: {form.cleaned_data['status']}.")
-    target = request.POST.get("next") or ""
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        target = reverse("ipd:board")
-    return redirect(target)
+    return redirect(safe_next(request, reverse("ipd:board")))
 
 
 @permission_required(Perm.CENSUS_VIEW)
