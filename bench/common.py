@@ -159,6 +159,20 @@ def setup_django() -> None:
     call_command("migrate", interactive=False, verbosity=0)
 
 
+def report(name: str, results: dict, started: float, print_run) -> int:
+    """Print each database's run, the machine and the total time; save the results."""
+    import time
+
+    results["total_seconds"] = round(time.perf_counter() - started, 1)
+    for kind, run in results["runs"].items():
+        print_run(kind, run)
+    path = save(name, results)
+    console.print(
+        f"machine: {results['machine']}\ntotal {results['total_seconds']:.0f} s\nsaved {path}"
+    )
+    return 0
+
+
 def save(name: str, payload: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"

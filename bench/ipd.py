@@ -72,14 +72,7 @@ def main(argv: list[str]) -> int:
         f"{args.beds:,} beds in wards of {args.ward_size}, all occupied; "
         f"{args.board_requests} requests to the whole board, {args.requests} to the others",
     )
-    results["total_seconds"] = round(time.perf_counter() - started, 1)
-    for kind, run in results["runs"].items():
-        _print_run(kind, run)
-    path = common.save("ipd", results)
-    common.console.print(
-        f"machine: {results['machine']}\ntotal {results['total_seconds']:.0f} s\nsaved {path}"
-    )
-    return 0
+    return common.report("ipd", results, started, _print_run)
 
 
 def _print_run(kind: str, run: dict) -> None:

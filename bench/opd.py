@@ -63,14 +63,7 @@ def main(argv: list[str]) -> int:
         f"{args.clinics} clinics, {args.bookings:,} bookings, {args.check_ins:,} check-ins, "
         f"{args.requests} requests a page",
     )
-    results["total_seconds"] = round(time.perf_counter() - started, 1)
-    for kind, run in results["runs"].items():
-        _print_run(kind, run)
-    path = common.save("opd", results)
-    common.console.print(
-        f"machine: {results['machine']}\ntotal {results['total_seconds']:.0f} s\nsaved {path}"
-    )
-    return 0
+    return common.report("opd", results, started, _print_run)
 
 
 def _print_run(kind: str, run: dict) -> None:

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from ajeya.appointments import documents, forms, selectors, services
 from ajeya.appointments.models import BookingChannel
-from ajeya.core import clock
+from ajeya.core import clock, pdf
 from ajeya.core.context import client_ip
 from ajeya.core.errors import ApplicationError, ValidationFailed
 from ajeya.core.forms import add_service_errors
@@ -188,16 +188,14 @@ def reschedule(request, number: str):
 def slip(request, number: str):
     appointment = selectors.appointment_get(number)
     seen(request, [appointment.patient.uhid], AccessKind.PRINTED)
-    return _pdf(appointment, printed_by=request.user.full_name or request.user.username)
+    return _pdf(appointment, printed_by=pdf.printed_by(request))
 
 
 def _pdf(appointment, *, printed_by: str) -> HttpResponse:
-    response = HttpResponse(
+    return pdf.response(
         documents.appointment_slip(appointment, printed_by=printed_by),
-        content_type="application/pdf",
+        f"appointment-{appointment.number}.pdf",
     )
-    response["Content-Disposition"] = f'inline; filename="appointment-{appointment.number}.pdf"'
-    return response
 
 
 @permission_required(Perm.APPOINTMENT_VIEW)

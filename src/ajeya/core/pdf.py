@@ -146,3 +146,17 @@ class Flow:
         self.line(title, bold=True)
         for paragraph in text.splitlines():
             self.line(paragraph, indent=indent)
+
+
+def printed_by(request) -> str:
+    """The name a printed page's footer gives for who printed it."""
+    return request.user.full_name or request.user.username
+
+
+def response(content: bytes, filename: str):
+    """A PDF shown in the browser (the print dialog is one click away)."""
+    from django.http import HttpResponse
+
+    reply = HttpResponse(content, content_type="application/pdf")
+    reply["Content-Disposition"] = f'inline; filename="{filename}"'
+    return reply

@@ -7,12 +7,11 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib import messages
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from ajeya.core import clock
+from ajeya.core import clock, pdf
 from ajeya.core.errors import ApplicationError, NotFound, ValidationFailed
 from ajeya.core.forms import add_service_errors, safe_next
 from ajeya.core.roles import Perm, has_perm, permission_required
@@ -286,20 +285,14 @@ def discharge(request, number: str):
     return render(request, "ipd/discharge.html", {"admission": record, "form": form})
 
 
-def _pdf(content: bytes, filename: str) -> HttpResponse:
-    response = HttpResponse(content, content_type="application/pdf")
-    response["Content-Disposition"] = f'inline; filename="{filename}"'
-    return response
-
-
 @permission_required(Perm.INPATIENT_VIEW)
 def discharge_pdf(request, number: str):
     record = selectors.admission_get(number)
     if not hasattr(record, "discharge"):
         raise ValidationFailed(f"{record.number} has not been discharged yet.")
     seen(request, [record.patient.uhid], AccessKind.PRINTED)
-    by = request.user.full_name or request.user.username
-    return _pdf(
+    by = pdf.printed_by(request)
+    return pdf.response(
         documents.discharge_summary(record, printed_by=by), f"discharge-{record.number}.pdf"
     )
 
@@ -308,8 +301,10 @@ def discharge_pdf(request, number: str):
 def admission_sheet(request, number: str):
     record = selectors.admission_get(number)
     seen(request, [record.patient.uhid], AccessKind.PRINTED)
-    by = request.user.full_name or request.user.username
-    return _pdf(documents.admission_sheet(record, printed_by=by), f"admission-{record.number}.pdf")
+    by = pdf.printed_by(request)
+    return pdf.response(
+        documents.admission_sheet(record, printed_by=by), f"admission-{record.number}.pdf"
+    )
 
 
 @permission_required(Perm.INPATIENT_VIEW)

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from ajeya.appointments import selectors as appointment_selectors
 from ajeya.appointments.forms import parse_slot
 from ajeya.appointments.models import AppointmentStatus
-from ajeya.core import clock, identifiers
+from ajeya.core import clock, identifiers, pdf
 from ajeya.core.errors import ApplicationError, NotFound, ValidationFailed
 from ajeya.core.forms import add_service_errors
 from ajeya.core.roles import Perm, login_required, permission_required, public
@@ -322,14 +322,10 @@ def prescription(request, pk: int):
     if consultation is None:
         raise NotFound(f"Token {visit.token} has no consultation yet.")
     seen(request, [visit.patient.uhid], AccessKind.PRINTED)
-    response = HttpResponse(
-        documents.prescription(
-            consultation, printed_by=request.user.full_name or request.user.username
-        ),
-        content_type="application/pdf",
+    return pdf.response(
+        documents.prescription(consultation, printed_by=pdf.printed_by(request)),
+        f"prescription-{visit.pk}.pdf",
     )
-    response["Content-Disposition"] = f'inline; filename="prescription-{visit.pk}.pdf"'
-    return response
 
 
 @permission_required(Perm.CONSULTATION_VIEW)

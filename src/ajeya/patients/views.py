@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
+from ajeya.core import pdf
 from ajeya.core.errors import ApplicationError, ValidationFailed
 from ajeya.core.forms import add_service_errors
 from ajeya.core.roles import Perm, permission_required
@@ -126,12 +126,10 @@ def edit(request, uhid: str):
 def slip(request, uhid: str):
     patient = selectors.patient_get(uhid)
     seen(request, [patient.uhid], AccessKind.PRINTED)
-    printed_by = request.user.full_name or request.user.username
-    response = HttpResponse(
-        documents.registration_slip(patient, printed_by=printed_by), content_type="application/pdf"
+    return pdf.response(
+        documents.registration_slip(patient, printed_by=pdf.printed_by(request)),
+        f"slip-{patient.uhid}.pdf",
     )
-    response["Content-Disposition"] = f'inline; filename="slip-{patient.uhid}.pdf"'
-    return response
 
 
 @permission_required(Perm.PATIENT_HISTORY)
