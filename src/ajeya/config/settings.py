@@ -139,6 +139,7 @@ INSTALLED_APPS = [
     "ajeya.appointments",
     "ajeya.opd",
     "ajeya.ipd",
+    "ajeya.lab",
 ]
 
 MIDDLEWARE = [

@@ -58,6 +58,17 @@ class Perm(models.TextChoices):
     WARD_MANAGE = "ipd.wards", "Set up wards, rooms and beds"
     INPATIENT_VIEW = "ipd.view", "Read inpatient charts and discharge summaries"
     CENSUS_VIEW = "ipd.census", "See the inpatient census"
+    LAB_ORDER = "lab.order", "Order laboratory tests for OPD and inpatients"
+    LAB_COUNTER = "lab.counter", "Register walk-in laboratory orders at the lab counter"
+    LAB_VIEW = "lab.view", "See lab orders, samples, worklists and reports"
+    SAMPLE_COLLECT = "lab.collect", "Record sample collection and print labels"
+    SAMPLE_RECEIVE = "lab.receive", "Receive samples in the lab and reject unfit ones"
+    RESULT_ENTER = "lab.enter", "Enter laboratory results"
+    RESULT_VERIFY = "lab.verify", "Verify laboratory results (technician)"
+    RESULT_AUTHORISE = "lab.authorise", "Authorise and amend laboratory results (pathologist)"
+    LAB_ALERT_ACK = "lab.alert_ack", "Acknowledge critical laboratory results"
+    LAB_MESSAGES = "lab.messages", "Match or set aside analyzer messages"
+    LAB_TAT = "lab.tat", "See laboratory turnaround times"
     STAFF_VIEW = "staff.view", "See staff accounts"
     STAFF_MANAGE = "staff.manage", "Create staff accounts, reset two-factor, unlock"
 
@@ -112,6 +123,23 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.WARD_MANAGE: {Role.HOSPITAL_ADMIN},
             Perm.INPATIENT_VIEW: {Role.DOCTOR, Role.NURSE, Role.AUDITOR},
             Perm.CENSUS_VIEW: {Role.HOSPITAL_ADMIN, Role.DOCTOR, Role.AUDITOR},
+            Perm.LAB_ORDER: {Role.DOCTOR},
+            Perm.LAB_COUNTER: {Role.LAB_TECHNICIAN, Role.REGISTRATION_CLERK},
+            Perm.LAB_VIEW: {
+                Role.LAB_TECHNICIAN,
+                Role.PATHOLOGIST,
+                Role.DOCTOR,
+                Role.NURSE,
+                Role.AUDITOR,
+            },
+            Perm.SAMPLE_COLLECT: {Role.LAB_TECHNICIAN, Role.NURSE},
+            Perm.SAMPLE_RECEIVE: {Role.LAB_TECHNICIAN},
+            Perm.RESULT_ENTER: {Role.LAB_TECHNICIAN},
+            Perm.RESULT_VERIFY: {Role.LAB_TECHNICIAN},
+            Perm.RESULT_AUTHORISE: {Role.PATHOLOGIST},
+            Perm.LAB_ALERT_ACK: {Role.DOCTOR},
+            Perm.LAB_MESSAGES: {Role.LAB_TECHNICIAN, Role.PATHOLOGIST},
+            Perm.LAB_TAT: {Role.PATHOLOGIST, Role.HOSPITAL_ADMIN, Role.AUDITOR},
             Perm.STAFF_VIEW: {Role.IT_SECURITY, Role.HOSPITAL_ADMIN, Role.AUDITOR},
             Perm.STAFF_MANAGE: {Role.IT_SECURITY},
         }.items()

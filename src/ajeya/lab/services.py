@@ -1,0 +1,1189 @@
+"""Every write in the laboratory: orders, samples, results, validation, reports, alerts
+and analyzer messages — each on the ledger, each all or nothing.
+
+A result moves PENDING → ENTERED (by hand or from an analyzer) → VERIFIED (a
+technician) → AUTHORISED (a pathologist who is not the verifier; the database also
+refuses the same person). Authorising issues a new report version whose hash the
+ledger keeps. An authorised result is never edited: an amendment marks it AMENDED and
+adds a new row that goes through verification again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from django.db import IntegrityError, transaction
+from django.db.models import Prefetch
+
+from ajeya.core import clock, identifiers
+from ajeya.core.errors import Conflict, NotFound, ValidationFailed
+from ajeya.core.locking import locked
+from ajeya.core.roles import Perm, require_perm
+from ajeya.core.validation import require_reason
+from ajeya.lab.models import (
+    CRITICAL_FLAGS,
+    Analyzer,
+    AnalyzerMapping,
+    CriticalAlert,
+    Flag,
+    InboundMessage,
+    ItemStatus,
+    LabOrder,
+    LabTest,
+    MessageStatus,
+    OrderItem,
+    OrderSource,
+    Panel,
+    Priority,
+    RejectionReason,
+    Report,
+    Result,
+    ResultSource,
+    ResultStatus,
+    ResultType,
+    Sample,
+    SampleStatus,
+)
+from ajeya.ledger import services as ledger
+from ajeya.ledger.canonical import canonical_bytes
+from ajeya.ledger.models import LedgerAction
+from ajeya.ledger.registry import for_model, seal, state_of
+from ajeya.patients.models import Patient
+
+MAX_PANELS_PER_ORDER = 20
+MAX_VALUE = Decimal("9999999999")
+ACCESSION_LENGTH = 10
+
+
+# -- identifiers -----------------------------------------------------------------------
+
+
+def make_accession(serial: int, year: int) -> str:
+    """Two digits of the year, a 7-digit serial, a Verhoeff check digit: 10 digits that a
+    Code 128 label carries and a scanner or a tired hand cannot silently get wrong."""
+    if not 1 <= serial < 10**7:
+        raise ValueError(f"accession serial {serial} is out of range")
+    body = f"{year % 100:02d}{serial:07d}"
+    return body + identifiers.verhoeff_check_digit(body)
+
+
+def normalise_accession(text: str) -> str:
+    """The accession as scanned or typed; ValidationFailed names what is wrong."""
+    value = "".join(ch for ch in (text or "") if ch not in " -")
+    if not value:
+        raise ValidationFailed({"accession": ["Scan or type the sample's accession number."]})
+    if not value.isdigit() or len(value) != ACCESSION_LENGTH:
+        raise ValidationFailed(
+            {"accession": [f"{text.strip()!r} is not an accession number (10 digits)."]}
+        )
+    if not identifiers.verhoeff_valid(value):
+        raise ValidationFailed(
+            {"accession": [f"{value} fails its check digit: rescan the label or retype it."]}
+        )
+    return value
+
+
+def _allocate_accessions(count: int) -> list[str]:
+    year = clock.today().year
+    first = identifiers.allocate(f"accession:{year}", count)
+    return [make_accession(first + n, year) for n in range(count)]
+
+
+def _allocate_order_number() -> str:
+    year = clock.today().year
+    serial = identifiers.allocate(f"laborder:{year}")
+    return f"L{year % 100:02d}{serial:07d}"
+
+
+# -- catalogue look-ups ----------------------------------------------------------------
+
+
+def _panels_with_tests():
+    return Panel.objects.filter(is_active=True).prefetch_related(
+        Prefetch("items__test", queryset=LabTest.objects.all())
+    )
+
+
+def find_panels(names: list[str]) -> tuple[list[Panel], list[str]]:
+    """Resolve what was ordered (a panel's code or its exact name, any case); returns the
+    panels found and one message per name that is unknown or repeated."""
+    wanted = [" ".join(n.split()) for n in names if n and n.strip()]
+    panels = list(_panels_with_tests())
+    by_key: dict[str, Panel] = {}
+    for panel in panels:
+        by_key[panel.code.upper()] = panel
+        by_key[panel.name.upper()] = panel
+    found: list[Panel] = []
+    problems: list[str] = []
+    for name in wanted:
+        panel = by_key.get(name.upper())
+        if panel is None:
+            problems.append(f"Unknown test {name!r}: choose one from the laboratory catalogue.")
+        elif panel in found:
+            problems.append(f"{panel.name} is ordered twice.")
+        else:
+            found.append(panel)
+    return found, problems
+
+
+# -- orders ----------------------------------------------------------------------------
+
+
+def order_create(
+    *,
+    actor,
+    patient: Patient,
+    tests: list[str],
+    source: str,
+    priority: str = Priority.ROUTINE,
+    doctor=None,
+    visit=None,
+    admission=None,
+    referring_doctor: str = "",
+    clinical_notes: str = "",
+    clinical_order=None,
+) -> LabOrder:
+    """A requisition: the ordered panels are grouped into one sample per container and
+    section, each with its own accession number and a pending result for every test."""
+    require_perm(actor, Perm.LAB_COUNTER if source == OrderSource.WALK_IN else Perm.LAB_ORDER)
+    errors: dict[str, list[str]] = {}
+    panels, problems = find_panels(tests)
+    if problems:
+        errors["tests"] = problems
+    elif not panels:
+        errors["tests"] = ["Choose at least one test."]
+    elif len(panels) > MAX_PANELS_PER_ORDER:
+        errors["tests"] = [f"At most {MAX_PANELS_PER_ORDER} tests in one order."]
+    if priority not in Priority.values:
+        errors["priority"] = [f"Unknown priority {priority!r}: routine, urgent or STAT."]
+    if source not in OrderSource.values:
+        errors["source"] = [f"Unknown order source {source!r}."]
+    if source == OrderSource.OPD and (visit is None or visit.patient_id != patient.pk):
+        errors["visit"] = ["An OPD order belongs to one of this patient's visits."]
+    if source == OrderSource.IPD and (admission is None or admission.patient_id != patient.pk):
+        errors["admission"] = ["An inpatient order belongs to this patient's admission."]
+    referring_doctor = " ".join(referring_doctor.split())
+    if source == OrderSource.WALK_IN and doctor is None and not referring_doctor:
+        errors["referring_doctor"] = ["Name the referring doctor, as on the prescription."]
+    if len(referring_doctor) > 100:
+        errors["referring_doctor"] = ["A doctor's name is at most 100 characters."]
+    if len(clinical_notes.strip()) > 300:
+        errors["clinical_notes"] = ["Clinical notes are at most 300 characters."]
+    if errors:
+        raise ValidationFailed(errors)
+
+    groups: dict[tuple[str, str, str], list[Panel]] = {}
+    for panel in panels:
+        first = panel.items.all()[0].test
+        groups.setdefault((first.container, first.specimen, panel.section), []).append(panel)
+
+    with transaction.atomic():
+        if admission is not None:
+            from ajeya.ipd.models import Admission, AdmissionStatus
+
+            current = locked(Admission.objects).get(pk=admission.pk)
+            if current.status != AdmissionStatus.ADMITTED:
+                raise Conflict(
+                    f"{current.number} was discharged at "
+                    f"{clock.local(current.discharged_at):%d-%m-%Y %H:%M}: order tests in OPD "
+                    "or at the lab counter."
+                )
+        number = _allocate_order_number()
+        accessions = _allocate_accessions(len(groups))
+        order = LabOrder(
+            number=number,
+            patient=patient,
+            source=source,
+            priority=priority,
+            ordered_at=clock.now(),
+            ordered_by=actor,
+            doctor=doctor,
+            referring_doctor=referring_doctor,
+            clinical_notes=clinical_notes.strip(),
+            visit=visit,
+            admission=admission,
+        )
+        ledger.create_sealed(order, actor=actor)
+        samples = [
+            Sample(
+                accession=accession,
+                order=order,
+                container=container,
+                specimen=specimen,
+                section=section,
+            )
+            for accession, (container, specimen, section) in zip(accessions, groups, strict=True)
+        ]
+        ledger.create_sealed_many(samples, actor=actor)
+        items = [
+            OrderItem(
+                order=order,
+                panel=panel,
+                sample=sample,
+                price_code=panel.price_code,
+                clinical_order=clinical_order,
+            )
+            for sample, members in zip(samples, groups.values(), strict=True)
+            for panel in members
+        ]
+        ledger.create_sealed_many(items, actor=actor)
+        results = [
+            Result(item=item, test=member.test, position=member.position)
+            for item in items
+            for member in item.panel.items.all()
+        ]
+        ledger.create_sealed_many(results, actor=actor)
+    return order
+
+
+def order_from_opd(*, order, actor) -> str:
+    """The `opd.orders` handler: a doctor's lab order line becomes a lab order."""
+    visit = order.consultation.visit
+    lab_order = order_create(
+        actor=actor,
+        patient=visit.patient,
+        tests=[order.test],
+        source=OrderSource.OPD,
+        doctor=actor,
+        visit=visit,
+        clinical_notes=order.note,
+        clinical_order=order,
+    )
+    return lab_order.number
+
+
+def item_cancel(*, actor, item: OrderItem, reason: str) -> OrderItem:
+    """Cancel one ordered test before its sample reaches the lab (billing reverses it)."""
+    require_perm(
+        actor, Perm.LAB_ORDER if item.order.source != OrderSource.WALK_IN else Perm.LAB_COUNTER
+    )
+    reason = require_reason(reason, why="Say why the test is cancelled")
+    with transaction.atomic():
+        current = locked(OrderItem.objects).select_related("sample").get(pk=item.pk)
+        if current.status == ItemStatus.CANCELLED:
+            raise Conflict(f"{current.panel.name} is already cancelled.")
+        if current.sample.status not in (SampleStatus.AWAITING, SampleStatus.COLLECTED):
+            raise Conflict(
+                f"Sample {current.sample.accession} is already in the lab: "
+                "ask the laboratory to stop the test."
+            )
+        before = state_of(current)
+        current.status = ItemStatus.CANCELLED
+        current.cancelled_reason = reason
+        ledger.save_sealed(
+            current, actor=actor, before=before, reason=reason, action=LedgerAction.CANCEL
+        )
+        if not current.sample.items.exclude(status=ItemStatus.CANCELLED).exists():
+            sample = locked(Sample.objects).get(pk=current.sample_id)
+            before = state_of(sample)
+            sample.status = SampleStatus.CANCELLED
+            sample.version += 1
+            ledger.save_sealed(
+                sample, actor=actor, before=before, reason=reason, action=LedgerAction.CANCEL
+            )
+    return current
+
+
+# -- samples ---------------------------------------------------------------------------
+
+
+def _locked_sample(sample: Sample | str) -> Sample:
+    query = locked(Sample.objects)
+    try:
+        if isinstance(sample, Sample):
+            return query.get(pk=sample.pk)
+        return query.get(accession=normalise_accession(sample))
+    except Sample.DoesNotExist:
+        raise NotFound(f"No sample has accession number {sample}.") from None
+
+
+def _save_sample(sample: Sample, *, actor, before: dict, reason: str, action=None) -> None:
+    sample.version += 1
+    ledger.save_sealed(
+        sample, actor=actor, before=before, reason=reason, action=action or LedgerAction.UPDATE
+    )
+
+
+def sample_collect(*, actor, sample: Sample | str, collected_at: dt.datetime | None = None):
+    """The phlebotomist or nurse drew the sample into its labelled container."""
+    require_perm(actor, Perm.SAMPLE_COLLECT)
+    now = clock.now()
+    when = collected_at or now
+    with transaction.atomic():
+        current = _locked_sample(sample)
+        if current.status != SampleStatus.AWAITING:
+            raise Conflict(
+                f"Sample {current.accession} is {current.get_status_display().lower()}, "
+                "not awaiting collection."
+            )
+        if when > now + dt.timedelta(minutes=1):
+            raise ValidationFailed({"collected_at": ["A collection time cannot be in the future."]})
+        if when < current.order.ordered_at - dt.timedelta(minutes=1):
+            raise ValidationFailed(
+                {"collected_at": ["A sample cannot be collected before it was ordered."]}
+            )
+        before = state_of(current)
+        current.status = SampleStatus.COLLECTED
+        current.collected_at, current.collected_by = when, actor
+        _save_sample(current, actor=actor, before=before, reason="sample collected")
+    return current
+
+
+def sample_receive(*, actor, accession: str) -> Sample:
+    """The lab scanned the label at reception."""
+    require_perm(actor, Perm.SAMPLE_RECEIVE)
+    with transaction.atomic():
+        current = _locked_sample(accession)
+        if current.status == SampleStatus.RECEIVED:
+            raise Conflict(
+                f"Sample {current.accession} was already received at "
+                f"{clock.local(current.received_at):%d-%m-%Y %H:%M}."
+            )
+        if current.status == SampleStatus.REJECTED:
+            follow = getattr(current, "recollection", None)
+            raise Conflict(
+                f"Sample {current.accession} was rejected "
+                f"({current.get_rejection_reason_display().lower()})"
+                + (f": its recollection is {follow.accession}." if follow else ".")
+            )
+        if current.status == SampleStatus.CANCELLED:
+            raise Conflict(f"Sample {current.accession} was cancelled.")
+        if current.status == SampleStatus.AWAITING:
+            raise Conflict(
+                f"Sample {current.accession} has not been collected: record its collection first."
+            )
+        before = state_of(current)
+        current.status = SampleStatus.RECEIVED
+        current.received_at, current.received_by = clock.now(), actor
+        _save_sample(current, actor=actor, before=before, reason="received in the laboratory")
+    return current
+
+
+def sample_reject(*, actor, sample: Sample | str, reason: str, note: str = "") -> Sample:
+    """Refuse a sample (haemolysed, clotted, …): its tests move to a new sample with a new
+    accession number, awaiting collection. Returns the recollection."""
+    require_perm(actor, Perm.SAMPLE_RECEIVE)
+    if reason not in RejectionReason.values:
+        raise ValidationFailed(
+            {"reason": [f"Choose a rejection reason ({', '.join(RejectionReason.labels)})."]}
+        )
+    note = " ".join(note.split())[:200]
+    label = RejectionReason(reason).label.lower()
+    with transaction.atomic():
+        current = _locked_sample(sample)
+        if current.status not in (SampleStatus.COLLECTED, SampleStatus.RECEIVED):
+            raise Conflict(
+                f"Sample {current.accession} is {current.get_status_display().lower()}: "
+                "only a collected or received sample can be rejected."
+            )
+        results = list(
+            locked(Result.objects)
+            .filter(item__sample=current)
+            .exclude(status__in=(ResultStatus.PENDING, ResultStatus.ENTERED, ResultStatus.AMENDED))
+        )
+        if results:
+            raise Conflict(
+                f"Sample {current.accession} already has verified results "
+                f"({', '.join(r.test.code for r in results)}): amend them instead."
+            )
+        items = list(locked(OrderItem.objects).filter(sample=current))
+        entered = list(
+            locked(Result.objects).filter(item__sample=current, status=ResultStatus.ENTERED)
+        )
+        (accession,) = _allocate_accessions(1)
+        why = f"sample {current.accession} rejected: {label}" + (f" ({note})" if note else "")
+        before = state_of(current)
+        current.status = SampleStatus.REJECTED
+        current.rejected_at, current.rejected_by = clock.now(), actor
+        current.rejection_reason, current.rejection_note = reason, note
+        _save_sample(current, actor=actor, before=before, reason=why)
+        again = Sample(
+            accession=accession,
+            order_id=current.order_id,
+            specimen=current.specimen,
+            container=current.container,
+            section=current.section,
+            recollection_of=current,
+        )
+        ledger.create_sealed(again, actor=actor, reason=why)
+        for item in items:
+            before = state_of(item)
+            item.sample = again
+            ledger.save_sealed(item, actor=actor, before=before, reason=why)
+        for result in entered:  # measured on a bad sample: cleared, kept in the ledger
+            before = state_of(result)
+            _clear(result)
+            ledger.save_sealed(result, actor=actor, before=before, reason=why)
+    return again
+
+
+def _clear(result: Result) -> None:
+    result.status = ResultStatus.PENDING
+    result.value, result.numeric_value, result.flag = "", None, Flag.NORMAL
+    result.range_low = result.range_high = None
+    result.range_text = result.previous_value = ""
+    result.previous_at, result.delta_flag = None, False
+    result.source, result.analyzer, result.message = "", None, None
+    result.entered_at = result.entered_by = None
+    result.version += 1
+
+
+# -- evaluating a value ----------------------------------------------------------------
+
+
+@dataclass
+class Evaluation:
+    value: str
+    numeric: Decimal | None
+    flag: str
+    low: Decimal | None = None
+    high: Decimal | None = None
+    range_text: str = ""
+
+
+def age_in_days(patient: Patient, on: dt.date) -> int:
+    return max((on - patient.date_of_birth).days, 0)
+
+
+def reference_range(test: LabTest, patient: Patient, on: dt.date):
+    """The narrowest band that fits the patient's sex and age; a sex-specific one first."""
+    days = age_in_days(patient, on)
+    fitting = [
+        r
+        for r in test.ranges.all()
+        if r.sex in ("", patient.sex) and r.age_min_days <= days < r.age_max_days
+    ]
+    fitting.sort(key=lambda r: (r.sex == "", r.age_max_days - r.age_min_days))
+    return fitting[0] if fitting else None
+
+
+def _fmt(number: Decimal | None, places: int) -> str:
+    if number is None:
+        return ""
+    return f"{number.quantize(Decimal(1).scaleb(-places)):f}"
+
+
+def range_text(test: LabTest, rng) -> str:
+    if rng is None:
+        return ""
+    if rng.normal_text:
+        return rng.normal_text
+    places = test.decimals
+    if rng.low is not None and rng.high is not None:
+        return f"{_fmt(rng.low, places)}–{_fmt(rng.high, places)}"
+    if rng.high is not None:
+        return f"< {_fmt(rng.high, places)}"
+    if rng.low is not None:
+        return f"> {_fmt(rng.low, places)}"
+    return ""
+
+
+def evaluate(test: LabTest, raw: str, patient: Patient, on: dt.date) -> Evaluation:
+    """Check one value against the test's type, and flag it against its range.
+    Raises ValueError with a message naming the value and what was expected."""
+    text = " ".join((raw or "").split())
+    if not text:
+        raise ValueError(f"{test.name}: no value")
+    rng = reference_range(test, patient, on)
+    shown_range = range_text(test, rng)
+    if test.result_type == ResultType.NUMERIC:
+        comparator = text[0] if text[0] in "<>" else ""
+        try:
+            number = Decimal(text[len(comparator) :].strip())
+        except InvalidOperation:
+            raise ValueError(
+                f"{test.name}: {text!r} is not a number"
+                + (f" (in {test.unit})" if test.unit else "")
+            ) from None
+        if not number.is_finite():
+            raise ValueError(f"{test.name}: {text!r} is not a number")
+        if number < 0:
+            raise ValueError(f"{test.name}: {text} cannot be negative")
+        if number > MAX_VALUE:
+            raise ValueError(f"{test.name}: {text} is out of any measurable range")
+        number = number.quantize(Decimal(1).scaleb(-test.decimals))
+        flag = Flag.NORMAL
+        if rng is not None:
+            if rng.critical_low is not None and number < rng.critical_low:
+                flag = Flag.CRITICAL_LOW
+            elif rng.critical_high is not None and number > rng.critical_high:
+                flag = Flag.CRITICAL_HIGH
+            elif rng.low is not None and number < rng.low:
+                flag = Flag.LOW
+            elif rng.high is not None and number > rng.high:
+                flag = Flag.HIGH
+        return Evaluation(
+            value=f"{comparator}{number:f}",
+            numeric=number,
+            flag=flag,
+            low=rng.low if rng else None,
+            high=rng.high if rng else None,
+            range_text=shown_range,
+        )
+    if len(text) > 200:
+        raise ValueError(f"{test.name}: a result is at most 200 characters")
+    if test.result_type == ResultType.CHOICE:
+        options = [c for c in test.choices.split("|") if c]
+        match = next((c for c in options if c.casefold() == text.casefold()), None)
+        if match is None:
+            raise ValueError(f"{test.name}: {text!r} is not one of {', '.join(options)}")
+        text = match
+    normal = rng.normal_text if rng else ""
+    flag = Flag.ABNORMAL if normal and text.casefold() != normal.casefold() else Flag.NORMAL
+    return Evaluation(value=text, numeric=None, flag=flag, range_text=shown_range)
+
+
+def _previous_results(patient_id: int, test_ids: set[int], exclude_order_id: int) -> dict:
+    """The patient's last authorised value of each test, from earlier orders."""
+    latest: dict[int, tuple] = {}
+    rows = (
+        Result.objects.filter(
+            item__order__patient_id=patient_id,
+            test_id__in=test_ids,
+            status=ResultStatus.AUTHORISED,
+        )
+        .exclude(item__order_id=exclude_order_id)
+        .order_by("test_id", "-authorised_at")
+        .values_list("test_id", "value", "numeric_value", "authorised_at")
+    )
+    for test_id, value, numeric, at in rows:
+        latest.setdefault(test_id, (value, numeric, at))
+    return latest
+
+
+def _apply(result: Result, ev: Evaluation, previous: tuple | None) -> None:
+    result.value, result.numeric_value, result.flag = ev.value, ev.numeric, ev.flag
+    result.range_low, result.range_high, result.range_text = ev.low, ev.high, ev.range_text
+    result.unit = result.test.unit
+    result.method = result.test.method
+    result.previous_value, result.previous_at, result.delta_flag = "", None, False
+    if previous is not None:
+        value, numeric, at = previous
+        result.previous_value, result.previous_at = value, at
+        limit = result.test.delta_percent
+        if limit is not None and numeric and ev.numeric is not None:
+            change = abs(ev.numeric - numeric) / abs(numeric) * 100
+            result.delta_flag = change > limit
+    result.status = ResultStatus.ENTERED
+    result.version += 1
+
+
+def _live_results(sample: Sample) -> list[Result]:
+    return list(
+        locked(Result.objects)
+        .filter(item__sample=sample)
+        .exclude(status=ResultStatus.AMENDED)
+        .exclude(item__status=ItemStatus.CANCELLED)
+        .select_related("test", "item")
+        .prefetch_related("test__ranges")
+        .order_by("item_id", "position")
+    )
+
+
+def _refuse_unless_received(sample: Sample) -> None:
+    if sample.status == SampleStatus.REJECTED:
+        follow = Sample.objects.filter(recollection_of=sample).first()
+        raise Conflict(
+            f"Sample {sample.accession} was rejected "
+            f"({sample.get_rejection_reason_display().lower()}): results go on "
+            + (f"its recollection {follow.accession}." if follow else "a recollected sample.")
+        )
+    if sample.status != SampleStatus.RECEIVED:
+        raise Conflict(
+            f"Sample {sample.accession} is {sample.get_status_display().lower()}: "
+            "receive it in the lab before entering results."
+        )
+
+
+def results_enter(*, actor, sample: Sample | str, values: dict[int, str]) -> list[Result]:
+    """Manual entry: `values` maps a result's id to what the technician typed; blank
+    values are skipped. Every value is checked before any is stored."""
+    require_perm(actor, Perm.RESULT_ENTER)
+    with transaction.atomic():
+        current = _locked_sample(sample)
+        _refuse_unless_received(current)
+        live = {r.pk: r for r in _live_results(current)}
+        wanted = {int(k): v for k, v in values.items() if v is not None and str(v).strip()}
+        if not wanted:
+            raise ValidationFailed("Enter at least one result.")
+        errors: dict[str, list[str]] = {}
+        evaluations: dict[int, Evaluation] = {}
+        patient = current.order.patient
+        on = clock.local(current.collected_at or clock.now()).date()
+        for pk, raw in wanted.items():
+            result = live.get(pk)
+            if result is None:
+                errors.setdefault("__all__", []).append(
+                    f"Result {pk} is not a test on sample {current.accession}."
+                )
+                continue
+            if result.status not in (ResultStatus.PENDING, ResultStatus.ENTERED):
+                errors[f"r{pk}"] = [
+                    f"{result.test.name} is already {result.get_status_display().lower()}: "
+                    "amend it instead."
+                ]
+                continue
+            try:
+                evaluations[pk] = evaluate(result.test, raw, patient, on)
+            except ValueError as exc:
+                errors[f"r{pk}"] = [str(exc) + "."]
+        if errors:
+            raise ValidationFailed(errors)
+        changed = [live[pk] for pk in evaluations]
+        previous = _previous_results(patient.pk, {r.test_id for r in changed}, current.order_id)
+        befores = [state_of(r) for r in changed]
+        now = clock.now()
+        for result in changed:
+            again = result.status == ResultStatus.ENTERED
+            _apply(result, evaluations[result.pk], previous.get(result.test_id))
+            result.source, result.analyzer, result.message = ResultSource.MANUAL, None, None
+            result.entered_at, result.entered_by = now, actor
+            result._why = "result corrected before verification" if again else "result entered"
+        _save_results(changed, befores, actor=actor)
+        _mark_in_progress({r.item_id for r in changed}, actor=actor)
+    return changed
+
+
+RESULT_UPDATE_FIELDS = [
+    f.attname
+    for f in Result._meta.concrete_fields
+    if f.attname not in ("id", "item_id", "test_id", "position")
+]
+
+
+def _save_results(results: list[Result], befores: list[dict], *, actor) -> None:
+    """Store changed results with one UPDATE and one ledger append for the lot."""
+    ledgered = for_model(Result)
+    afters = [seal(r) for r in results]
+    Result.objects.bulk_update(results, RESULT_UPDATE_FIELDS)
+    ledger.record_many(
+        ledger.Change(
+            action=LedgerAction.UPDATE,
+            subject_type=ledgered.subject_type,
+            subject_id=ledgered.subject_id(r),
+            before=before,
+            after=after,
+            reason=getattr(r, "_why", "") or "result updated",
+            actor=actor,
+        )
+        for r, before, after in zip(results, befores, afters, strict=True)
+    )
+
+
+def _mark_in_progress(item_ids: set[int], *, actor) -> None:
+    for item in locked(OrderItem.objects).filter(pk__in=item_ids, status=ItemStatus.ORDERED):
+        before = state_of(item)
+        item.status = ItemStatus.IN_PROGRESS
+        ledger.save_sealed(item, actor=actor, before=before, reason="results arriving")
+
+
+# -- validation ------------------------------------------------------------------------
+
+
+def results_verify(*, actor, sample: Sample | str, result_ids: list[int] | None = None):
+    """The technician checks entered values (flags, deltas, QC) and verifies them; a
+    critical value alerts the ordering doctor at once."""
+    require_perm(actor, Perm.RESULT_VERIFY)
+    with transaction.atomic():
+        current = _locked_sample(sample)
+        _refuse_unless_received(current)
+        chosen = [
+            r
+            for r in _live_results(current)
+            if r.status == ResultStatus.ENTERED and (result_ids is None or r.pk in result_ids)
+        ]
+        if not chosen:
+            raise Conflict(f"Sample {current.accession} has no entered results to verify.")
+        befores = [state_of(r) for r in chosen]
+        now = clock.now()
+        for result in chosen:
+            result.status = ResultStatus.VERIFIED
+            result.verified_at, result.verified_by = now, actor
+            result.version += 1
+            result._why = "verified by technician"
+        _save_results(chosen, befores, actor=actor)
+        _raise_alerts([r for r in chosen if r.flag in CRITICAL_FLAGS], current, actor=actor)
+    return chosen
+
+
+def _raise_alerts(results: list[Result], sample: Sample, *, actor) -> None:
+    order = sample.order
+    for result in results:
+        if CriticalAlert.objects.filter(result=result).exists():
+            continue
+        ledger.create_sealed(
+            CriticalAlert(
+                result=result,
+                patient_id=order.patient_id,
+                doctor=order.doctor,
+                raised_at=clock.now(),
+            ),
+            actor=actor,
+            reason=f"critical {result.test.code} {result.value} {result.unit}".strip(),
+        )
+
+
+def alert_acknowledge(*, actor, alert: CriticalAlert, note: str) -> CriticalAlert:
+    """The doctor (or the one covering) has heard the critical value and says what next."""
+    require_perm(actor, Perm.LAB_ALERT_ACK)
+    note = " ".join((note or "").split())
+    if len(note) < 3:
+        raise ValidationFailed({"note": ["Say what was done (e.g. 'repeat K+, started insulin')."]})
+    with transaction.atomic():
+        current = locked(CriticalAlert.objects).get(pk=alert.pk)
+        if current.acknowledged_at is not None:
+            raise Conflict(
+                f"Already acknowledged at {clock.local(current.acknowledged_at):%d-%m-%Y %H:%M}."
+            )
+        before = state_of(current)
+        current.acknowledged_at, current.acknowledged_by = clock.now(), actor
+        current.action_note = note[:300]
+        ledger.save_sealed(current, actor=actor, before=before, reason="critical value heard")
+    return current
+
+
+def results_authorise(*, actor, sample: Sample | str) -> Report:
+    """The pathologist authorises every verified result on the sample; the order's
+    report is issued again with them (a new version, its hash in the ledger)."""
+    require_perm(actor, Perm.RESULT_AUTHORISE)
+    with transaction.atomic():
+        current = _locked_sample(sample)
+        _refuse_unless_received(current)
+        live = _live_results(current)
+        chosen = [r for r in live if r.status == ResultStatus.VERIFIED]
+        if not chosen:
+            raise Conflict(f"Sample {current.accession} has no verified results to authorise.")
+        own = [r.test.name for r in chosen if r.verified_by_id == actor.pk]
+        if own:
+            raise Conflict(
+                f"You verified {', '.join(own)}: another pathologist must authorise "
+                "(two different people)."
+            )
+        befores = [state_of(r) for r in chosen]
+        now = clock.now()
+        for result in chosen:
+            result.status = ResultStatus.AUTHORISED
+            result.authorised_at, result.authorised_by = now, actor
+            result.version += 1
+            result._why = "authorised by pathologist"
+        _save_results(chosen, befores, actor=actor)
+        done_items = {r.item_id for r in live} - {
+            r.item_id for r in live if r.status != ResultStatus.AUTHORISED
+        }
+        for item in locked(OrderItem.objects).filter(pk__in=done_items):
+            if item.status == ItemStatus.AUTHORISED:
+                continue
+            before = state_of(item)
+            item.status, item.authorised_at = ItemStatus.AUTHORISED, now
+            ledger.save_sealed(item, actor=actor, before=before, reason="authorised")
+        amended = [r for r in chosen if r.amends_id]
+        reason = "; ".join(f"{r.test.code} amended: {r.amendment_reason}" for r in amended)
+        return _issue_report(current.order, actor=actor, reason=reason)
+
+
+def result_amend(*, actor, result: Result, value: str, reason: str) -> Result:
+    """Correct an authorised result: the old row is kept (AMENDED) and a new one, verified
+    by the amending pathologist, waits for another pathologist's authorisation."""
+    require_perm(actor, Perm.RESULT_AUTHORISE)
+    reason = require_reason(reason, why="Say why the result is amended")
+    with transaction.atomic():
+        old = (
+            locked(Result.objects).select_related("test", "item__order__patient").get(pk=result.pk)
+        )
+        if old.status != ResultStatus.AUTHORISED:
+            raise Conflict(
+                f"{old.test.name} is {old.get_status_display().lower()}: only an authorised "
+                "result is amended."
+            )
+        order = old.item.order
+        sample = Sample.objects.get(pk=old.item.sample_id)
+        on = clock.local(sample.collected_at or clock.now()).date()
+        try:
+            ev = evaluate(old.test, value, order.patient, on)
+        except ValueError as exc:
+            raise ValidationFailed({"value": [str(exc) + "."]}) from None
+        if ev.value == old.value:
+            raise ValidationFailed({"value": ["The amended value is the same as the old one."]})
+        item = locked(OrderItem.objects).get(pk=old.item_id)
+        before = state_of(old)
+        old.status = ResultStatus.AMENDED
+        old.version += 1
+        ledger.save_sealed(old, actor=actor, before=before, reason=reason)
+        previous = _previous_results(order.patient_id, {old.test_id}, order.pk)
+        now = clock.now()
+        new = Result(
+            item=item,
+            test=old.test,
+            position=old.position,
+            source=ResultSource.MANUAL,
+            entered_at=now,
+            entered_by=actor,
+            verified_at=now,
+            verified_by=actor,
+            amends=old,
+            amendment_reason=reason,
+        )
+        _apply(new, ev, previous.get(old.test_id))
+        new.status, new.version = ResultStatus.VERIFIED, 1
+        ledger.create_sealed(new, actor=actor, reason=reason)
+        if item.status == ItemStatus.AUTHORISED:
+            before = state_of(item)
+            item.status, item.authorised_at = ItemStatus.IN_PROGRESS, None
+            ledger.save_sealed(item, actor=actor, before=before, reason=reason)
+        if new.flag in CRITICAL_FLAGS:
+            _raise_alerts([new], sample, actor=actor)
+    return new
+
+
+# -- reports ---------------------------------------------------------------------------
+
+
+def report_content(order: LabOrder, version: int) -> dict:
+    """What a report says, as plain data: hashed, stored, printed and verified."""
+    patient = order.patient
+    items = (
+        order.items.exclude(status=ItemStatus.CANCELLED)
+        .select_related("panel", "sample")
+        .prefetch_related("results__test", "results__authorised_by")
+        .order_by("id")
+    )
+    sections = []
+    for item in items:
+        rows = [
+            {
+                "test": r.test.code,
+                "name": r.test.name,
+                "value": r.value,
+                "unit": r.unit,
+                "range": r.range_text,
+                "flag": r.flag,
+                "method": r.method,
+                "amended": bool(r.amends_id),
+                "authorised_by": r.authorised_by.get_full_name() or r.authorised_by.username,
+                "authorised_at": clock.local(r.authorised_at).strftime("%d-%m-%Y %H:%M"),
+            }
+            for r in sorted(item.results.all(), key=lambda r: r.position)
+            if r.status == ResultStatus.AUTHORISED
+        ]
+        if not rows:
+            continue
+        sample = item.sample
+        sections.append(
+            {
+                "panel": item.panel.code,
+                "name": item.panel.name,
+                "accession": sample.accession,
+                "specimen": sample.get_specimen_display(),
+                "collected_at": _local_text(sample.collected_at),
+                "received_at": _local_text(sample.received_at),
+                "results": rows,
+            }
+        )
+    doctor = order.doctor
+    return {
+        "report": f"{order.number}-{version}",
+        "version": version,
+        "order": order.number,
+        "patient": {
+            "uhid": patient.uhid,
+            "name": patient.name,
+            "sex": patient.sex,
+            "date_of_birth": patient.date_of_birth.isoformat(),
+        },
+        "priority": order.priority,
+        "source": order.source,
+        "doctor": (doctor.get_full_name() or doctor.username) if doctor else order.referring_doctor,
+        "ordered_at": _local_text(order.ordered_at),
+        "sections": sections,
+    }
+
+
+def _local_text(value: dt.datetime | None) -> str:
+    return clock.local(value).strftime("%d-%m-%Y %H:%M") if value else ""
+
+
+def content_hash(content_text: str) -> str:
+    return hashlib.sha256(content_text.encode("utf-8")).hexdigest()
+
+
+def _issue_report(order: LabOrder, *, actor, reason: str = "") -> Report:
+    last = order.reports.order_by("-version").first()
+    version = (last.version if last else 0) + 1
+    content = report_content(order, version)
+    text = canonical_bytes(content).decode("utf-8")
+    pending = order.items.exclude(status__in=(ItemStatus.AUTHORISED, ItemStatus.CANCELLED)).exists()
+    report = Report(
+        number=content["report"],
+        order=order,
+        version=version,
+        issued_at=clock.now(),
+        issued_by=actor,
+        is_final=not pending,
+        content=text,
+        content_hash=content_hash(text),
+        supersedes=last,
+        reason=reason[:200],
+    )
+    ledger.create_sealed(report, actor=actor, reason=reason[:200])
+    return report
+
+
+# -- analyzer messages -----------------------------------------------------------------
+
+
+class AckCode:
+    ACCEPT = "AA"
+    ERROR = "AE"
+    REJECT = "AR"
+
+
+@dataclass
+class Observation:
+    """One OBX as the HL7 layer read it."""
+
+    code: str
+    value: str
+    unit: str = ""
+    status: str = "F"
+    set_id: str = ""
+
+
+@dataclass
+class AnalyzerMessage:
+    sending_application: str
+    sending_facility: str
+    control_id: str
+    accession: str
+    observations: list[Observation]
+    raw: str
+    spooled: bool = False
+
+
+@dataclass
+class Outcome:
+    """What to answer: the ack code, and for AE/AR the HL7 error code (table 0357) and
+    text; `duplicate` when this control ID was seen before (nothing re-applied)."""
+
+    ack: str
+    text: str = ""
+    error_code: str = ""
+    duplicate: bool = False
+    status: str = ""
+    results: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def _analyzers() -> dict[str, Analyzer]:
+    return {a.sending_application: a for a in Analyzer.objects.filter(is_active=True)}
+
+
+def analyzer_message_store(message: AnalyzerMessage) -> Outcome:
+    """Store one analyzer's ORU: every message is kept (as an InboundMessage) whatever
+    its fate; results are stored only when all of them can be.
+
+    Raises only database errors (the listener then spools the message)."""
+    try:
+        with transaction.atomic():
+            return _store(message)
+    except IntegrityError:
+        # The same control ID arrived twice at once on two connections: answer as the
+        # first was answered.
+        seen = _seen(message)
+        if seen is None:
+            raise
+        return seen
+
+
+def _seen(message: AnalyzerMessage) -> Outcome | None:
+    row = (
+        InboundMessage.objects.filter(
+            sending_application=message.sending_application,
+            sending_facility=message.sending_facility,
+            control_id=message.control_id,
+        )
+        .values_list("ack_code", "detail", "status")
+        .first()
+    )
+    if row is None:
+        return None
+    return Outcome(ack=row[0], text=row[1], duplicate=True, status=row[2])
+
+
+def _store(message: AnalyzerMessage) -> Outcome:
+    seen = _seen(message)
+    if seen is not None:
+        return seen
+    analyzer = _analyzers().get(message.sending_application)
+    inbound = InboundMessage(
+        sending_application=message.sending_application,
+        sending_facility=message.sending_facility,
+        control_id=message.control_id,
+        received_at=clock.now(),
+        accession=message.accession[:40],
+        raw=message.raw,
+        raw_sha256=hashlib.sha256(message.raw.encode("utf-8")).hexdigest(),
+        analyzer=analyzer,
+        spooled=message.spooled,
+        status=MessageStatus.APPLIED,
+        ack_code=AckCode.ACCEPT,
+    )
+
+    def keep(status: str, ack: str, text: str, code: str = "", sample=None) -> Outcome:
+        inbound.status, inbound.ack_code, inbound.detail = status, ack, text[:300]
+        inbound.sample = sample
+        ledger.create_sealed(inbound, actor=None, reason=text[:200])
+        return Outcome(ack=ack, text=text, error_code=code, status=status)
+
+    if analyzer is None:
+        return keep(
+            MessageStatus.ERROR,
+            AckCode.ERROR,
+            f"Unknown sending application {message.sending_application!r} (MSH-3): "
+            "add the analyzer in the laboratory set-up.",
+            "204",
+        )
+    try:
+        accession = normalise_accession(message.accession)
+        sample = locked(Sample.objects).select_related("order__patient").get(accession=accession)
+    except (ValidationFailed, Sample.DoesNotExist):
+        return keep(
+            MessageStatus.UNMATCHED,
+            AckCode.ACCEPT,
+            f"No sample with accession {message.accession!r}: kept to be matched.",
+        )
+    if sample.status == SampleStatus.REJECTED:
+        return keep(
+            MessageStatus.ERROR,
+            AckCode.ERROR,
+            f"Sample {sample.accession} was rejected "
+            f"({sample.get_rejection_reason_display().lower()}): no results accepted on it.",
+            "207",
+            sample,
+        )
+    if sample.status == SampleStatus.CANCELLED:
+        return keep(
+            MessageStatus.ERROR,
+            AckCode.ERROR,
+            f"Sample {sample.accession} was cancelled.",
+            "207",
+            sample,
+        )
+    mapping = dict(
+        AnalyzerMapping.objects.filter(analyzer=analyzer).values_list("analyzer_code", "test_id")
+    )
+    live = {r.test_id: r for r in _live_results(sample)}
+    patient = sample.order.patient
+    on = clock.local(sample.collected_at or clock.now()).date()
+    problems: list[tuple[str, str]] = []
+    chosen: list[tuple[Result, Evaluation]] = []
+    for obs in message.observations:
+        test_id = mapping.get(obs.code)
+        if test_id is None:
+            problems.append(("103", f"Unknown test code {obs.code!r} for {analyzer.code}"))
+            continue
+        result = live.get(test_id)
+        if result is None:
+            problems.append(("103", f"{obs.code} was not ordered on sample {sample.accession}"))
+            continue
+        try:
+            ev = evaluate(result.test, obs.value, patient, on)
+        except ValueError as exc:
+            problems.append(("102", f"OBX {obs.set_id or obs.code}: {exc}"))
+            continue
+        if result.status in (ResultStatus.VERIFIED, ResultStatus.AUTHORISED):
+            if result.value != ev.value:
+                problems.append(
+                    ("207", f"{result.test.name} is already {result.status}: amend it in the lab")
+                )
+            continue
+        if result.status == ResultStatus.ENTERED and result.value == ev.value:
+            continue  # a rerun with the same value changes nothing
+        chosen.append((result, ev))
+    if problems:
+        code = problems[0][0]
+        return keep(
+            MessageStatus.ERROR,
+            AckCode.ERROR,
+            "; ".join(p for _, p in problems) + ".",
+            code,
+            sample,
+        )
+    if sample.status in (SampleStatus.AWAITING, SampleStatus.COLLECTED):
+        before = state_of(sample)
+        now = clock.now()
+        if sample.collected_at is None:
+            sample.collected_at = now
+        sample.status, sample.received_at = SampleStatus.RECEIVED, now
+        _save_sample(
+            sample, actor=None, before=before, reason=f"received on {analyzer.code}'s result"
+        )
+    outcome = keep(
+        MessageStatus.APPLIED, AckCode.ACCEPT, f"{len(chosen)} result(s) stored.", "", sample
+    )
+    if chosen:
+        results = [r for r, _ in chosen]
+        befores = [state_of(r) for r in results]
+        previous = _previous_results(patient.pk, {r.test_id for r in results}, sample.order_id)
+        now = clock.now()
+        for result, ev in chosen:
+            again = result.status == ResultStatus.ENTERED
+            _apply(result, ev, previous.get(result.test_id))
+            result.source, result.analyzer, result.message = (
+                ResultSource.ANALYZER,
+                analyzer,
+                inbound,
+            )
+            result.entered_at, result.entered_by = now, None
+            result._why = (
+                f"{'rerun' if again else 'result'} from {analyzer.code} "
+                f"message {message.control_id}"
+            )
+        _save_results(results, befores, actor=None)
+        _mark_in_progress({r.item_id for r in results}, actor=None)
+    outcome.results = len(chosen)
+    return outcome
+
+
+def message_match(*, actor, message: InboundMessage, accession: str) -> Outcome:
+    """A technician matches a waiting message to the right sample (a relabelled tube)
+    or, once the cause of its error is fixed, processes it again."""
+    require_perm(actor, Perm.LAB_MESSAGES)
+    from ajeya.lab import hl7
+
+    accession = normalise_accession(accession)
+    with transaction.atomic():
+        current = locked(InboundMessage.objects).get(pk=message.pk)
+        if current.status not in (MessageStatus.UNMATCHED, MessageStatus.ERROR):
+            raise Conflict(f"Message {current.control_id} is {current.get_status_display()}.")
+        parsed = hl7.read_oru(current.raw)
+        parsed.accession = accession
+        parsed.control_id = f"{current.control_id}#{current.pk}"  # a new key: applied once
+        outcome = _store(parsed)
+        if outcome.ack != AckCode.ACCEPT or outcome.status != MessageStatus.APPLIED:
+            raise ValidationFailed({"accession": [outcome.text]})
+        before = state_of(current)
+        current.status = MessageStatus.MATCHED
+        current.resolved_at, current.resolved_by = clock.now(), actor
+        current.resolution_note = f"matched to {accession}"
+        ledger.save_sealed(current, actor=actor, before=before, reason=current.resolution_note)
+    return outcome
+
+
+def message_dismiss(*, actor, message: InboundMessage, reason: str) -> InboundMessage:
+    require_perm(actor, Perm.LAB_MESSAGES)
+    reason = require_reason(reason, why="Say why the message is set aside")
+    with transaction.atomic():
+        current = locked(InboundMessage.objects).get(pk=message.pk)
+        if current.status not in (MessageStatus.UNMATCHED, MessageStatus.ERROR):
+            raise Conflict(f"Message {current.control_id} is {current.get_status_display()}.")
+        before = state_of(current)
+        current.status = MessageStatus.DISMISSED
+        current.resolved_at, current.resolved_by = clock.now(), actor
+        current.resolution_note = reason[:200]
+        ledger.save_sealed(
+            current, actor=actor, before=before, reason=reason, action=LedgerAction.CANCEL
+        )
+    return current
