@@ -473,7 +473,7 @@ def range_text(test: LabTest, rng) -> str:
         return rng.normal_text
     places = test.decimals
     if rng.low is not None and rng.high is not None:
-        return f"{_fmt(rng.low, places)}–{_fmt(rng.high, places)}"
+        return f"{_fmt(rng.low, places)} - {_fmt(rng.high, places)}"
     if rng.high is not None:
         return f"< {_fmt(rng.high, places)}"
     if rng.low is not None:
