@@ -13,6 +13,7 @@ urlpatterns = [
     path("book/", include(self_booking)),
     path("opd/", include("ajeya.opd.urls")),
     path("ipd/", include("ajeya.ipd.urls")),
+    path("lab/", include("ajeya.lab.urls")),
 ]
 
 handler403 = "ajeya.core.views.permission_denied"
