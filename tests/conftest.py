@@ -44,6 +44,22 @@ _flush_around_ledger_guards()
 
 
 @pytest.fixture(autouse=True)
+def _department_hooks_restored():
+    """Tests may swap the departments' hooks (OPD orders, discharge investigations);
+    every test starts with the ones the apps registered."""
+    from ajeya.ipd import hooks
+    from ajeya.opd import orders
+
+    saved = (dict(orders._HANDLERS), dict(orders._CHECKS), list(hooks._PROVIDERS))
+    yield
+    orders._HANDLERS.clear()
+    orders._HANDLERS.update(saved[0])
+    orders._CHECKS.clear()
+    orders._CHECKS.update(saved[1])
+    hooks._PROVIDERS[:] = saved[2]
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings, request):
     """Argon2 is deliberately slow; tests that are about hashing opt out with a marker."""
     if "real_hashing" not in request.keywords:

@@ -62,6 +62,8 @@ def run_seed(*, patients: int, seed: int):
     from ajeya.core.roles import Role
     from ajeya.core.seed import seed_departments
     from ajeya.ipd.seed import seed_ipd_history, seed_wards
+    from ajeya.lab.catalogue import load as load_lab_catalogue
+    from ajeya.lab.seed import seed_lab
     from ajeya.opd.seed import seed_clinics, seed_opd_day
     from ajeya.patients.seed import seed_patients
 
@@ -77,6 +79,7 @@ def run_seed(*, patients: int, seed: int):
         )
     with _progress() as progress:
         task = progress.add_task("Clinics, bookings and today's OPD", total=None)
+        load_lab_catalogue()  # before the OPD day: its doctors order lab tests
         clinics = seed_clinics(departments)
         day = seed_opd_day(seed=seed)
         progress.update(task, total=1, completed=1)
@@ -84,11 +87,15 @@ def run_seed(*, patients: int, seed: int):
         wards = seed_wards(departments)
         ward_history = seed_ipd_history(seed=seed)
         progress.update(task, total=1, completed=1)
+        task = progress.add_task("Laboratory: a week of work and today's samples", total=None)
+        lab = seed_lab(seed=seed)
+        progress.update(task, total=1, completed=1)
     out.print(
         f"Seeded {len(departments)} departments, {len(logins)} staff, {patients} patients, "
         f"{len(clinics)} clinics; {day['bookings']} bookings, {day['visits']} OPD visits today "
         f"({day['consultations']} seen); {len(wards)} wards, {ward_history['admissions']} "
-        f"admissions in two weeks, {ward_history['inpatients']} inpatients now."
+        f"admissions in two weeks, {ward_history['inpatients']} inpatients now; "
+        f"{lab['tests']} lab tests in the catalogue, {lab['orders']} lab orders seeded."
     )
     return logins
 

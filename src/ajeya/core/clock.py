@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 
 from django.utils import timezone
 
@@ -18,3 +20,17 @@ def today() -> dt.date:
 
 def local(value: dt.datetime) -> dt.datetime:
     return timezone.localtime(value)
+
+
+@contextlib.contextmanager
+def travel(moment: dt.datetime) -> Iterator[None]:
+    """Seeding only: services (and the ledger) read `moment` as now, so the demo
+    hospital can have a past (a week of laboratory turnaround times). Not thread-safe
+    and never used by a running hospital: its ledger times are real."""
+    global now
+    real = now
+    now = lambda: moment  # noqa: E731
+    try:
+        yield
+    finally:
+        now = real

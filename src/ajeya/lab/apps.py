@@ -27,5 +27,10 @@ class LabConfig(AppConfig):
         register(models.Report, "lab.report", subject_attname="number")
         register(models.InboundMessage, "lab.message")
         # Doctors' lab orders in OPD become lab orders; discharge summaries list results.
-        orders.register(OrderKind.LAB, services.order_from_opd)
+        orders.register(OrderKind.LAB, services.order_from_opd, services.order_check)
         ipd_hooks.register(selectors.investigations_for_admission)
+        # Doctors see their unacknowledged critical results at the top of every page.
+        from ajeya.core import notices
+        from ajeya.lab.views import critical_notices
+
+        notices.register(critical_notices)

@@ -307,9 +307,6 @@ class OrderItem(models.Model):
     sample = models.ForeignKey(Sample, on_delete=models.PROTECT, related_name="items")
     status = models.CharField(max_length=12, choices=ItemStatus.choices, default=ItemStatus.ORDERED)
     price_code = models.CharField(max_length=20, blank=True)
-    clinical_order = models.ForeignKey(  # the OPD order this came from, if any
-        "opd.ClinicalOrder", on_delete=models.PROTECT, null=True, blank=True
-    )
     authorised_at = models.DateTimeField(null=True, blank=True)
     cancelled_reason = models.CharField(max_length=200, blank=True)
     seal = models.CharField(max_length=64, blank=True, editable=False)

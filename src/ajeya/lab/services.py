@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
@@ -21,8 +21,9 @@ from django.db.models import Prefetch
 from ajeya.core import clock, identifiers
 from ajeya.core.errors import Conflict, NotFound, ValidationFailed
 from ajeya.core.locking import locked
-from ajeya.core.roles import Perm, require_perm
+from ajeya.core.roles import Perm, has_perm, require_perm
 from ajeya.core.validation import require_reason
+from ajeya.lab.catalogue import DAYS_PER_YEAR
 from ajeya.lab.models import (
     CRITICAL_FLAGS,
     Analyzer,
@@ -107,21 +108,21 @@ def _panels_with_tests():
     )
 
 
+MIN_PREFIX = 4
+
+
 def find_panels(names: list[str]) -> tuple[list[Panel], list[str]]:
-    """Resolve what was ordered (a panel's code or its exact name, any case); returns the
-    panels found and one message per name that is unknown or repeated."""
+    """Resolve what was ordered: a panel's code, its name, or the unique start of its
+    name ("Dengue NS1" for "Dengue NS1 antigen"), in any case. Returns the panels found
+    and one message per name that is unknown, ambiguous or repeated."""
     wanted = [" ".join(n.split()) for n in names if n and n.strip()]
     panels = list(_panels_with_tests())
-    by_key: dict[str, Panel] = {}
-    for panel in panels:
-        by_key[panel.code.upper()] = panel
-        by_key[panel.name.upper()] = panel
     found: list[Panel] = []
     problems: list[str] = []
     for name in wanted:
-        panel = by_key.get(name.upper())
-        if panel is None:
-            problems.append(f"Unknown test {name!r}: choose one from the laboratory catalogue.")
+        panel, problem = _resolve(name, panels)
+        if problem:
+            problems.append(problem)
         elif panel in found:
             problems.append(f"{panel.name} is ordered twice.")
         else:
@@ -129,7 +130,54 @@ def find_panels(names: list[str]) -> tuple[list[Panel], list[str]]:
     return found, problems
 
 
+def _resolve(name: str, panels: list[Panel]) -> tuple[Panel | None, str]:
+    key = name.casefold()
+    for panel in panels:
+        if key in (panel.code.casefold(), panel.name.casefold()):
+            return panel, ""
+    starts = [p for p in panels if len(key) >= MIN_PREFIX and p.name.casefold().startswith(key)]
+    if len(starts) == 1:
+        return starts[0], ""
+    if starts:
+        return None, (
+            f"{name!r} could be {', '.join(p.name for p in starts[:4])}: name one of them."
+        )
+    return None, f"Unknown test {name!r}: choose one from the laboratory catalogue."
+
+
+def order_check(test: str) -> str | None:
+    """The OPD form's check of a lab order line (see `opd.orders`): None when the
+    catalogue has the test, or when no catalogue is loaded yet (the order then waits)."""
+    panels = list(_panels_with_tests())
+    if not panels:
+        return None
+    _, problem = _resolve(" ".join(test.split()), panels)
+    return problem or None
+
+
 # -- orders ----------------------------------------------------------------------------
+
+
+def _overlaps(panels: list[Panel]) -> dict[str, list[str]]:
+    """Two ordered panels that share a test (KFT and electrolytes) would measure it twice
+    on one sample, and an analyzer's value would reach only one of them."""
+    first_in: dict[int, Panel] = {}
+    shared: dict[tuple[Panel, Panel], list[str]] = {}
+    for panel in panels:
+        for member in panel.items.all():
+            earlier = first_in.setdefault(member.test_id, panel)
+            if earlier is not panel:
+                shared.setdefault((earlier, panel), []).append(member.test.name)
+    return (
+        {
+            "tests": [
+                f"{a.name} and {b.name} both include {', '.join(names)}: order one of them."
+                for (a, b), names in shared.items()
+            ]
+        }
+        if shared
+        else {}
+    )
 
 
 def order_create(
@@ -144,7 +192,6 @@ def order_create(
     admission=None,
     referring_doctor: str = "",
     clinical_notes: str = "",
-    clinical_order=None,
 ) -> LabOrder:
     """A requisition: the ordered panels are grouped into one sample per container and
     section, each with its own accession number and a pending result for every test."""
@@ -157,14 +204,26 @@ def order_create(
         errors["tests"] = ["Choose at least one test."]
     elif len(panels) > MAX_PANELS_PER_ORDER:
         errors["tests"] = [f"At most {MAX_PANELS_PER_ORDER} tests in one order."]
+    else:
+        errors.update(_overlaps(panels))
     if priority not in Priority.values:
         errors["priority"] = [f"Unknown priority {priority!r}: routine, urgent or STAT."]
     if source not in OrderSource.values:
         errors["source"] = [f"Unknown order source {source!r}."]
-    if source == OrderSource.OPD and (visit is None or visit.patient_id != patient.pk):
+    # A visit or an admission names where the order came from, and its results reach that
+    # record (the discharge summary): never another patient's, never with another source.
+    if (source == OrderSource.OPD) != (visit is not None) or (
+        visit is not None and visit.patient_id != patient.pk
+    ):
         errors["visit"] = ["An OPD order belongs to one of this patient's visits."]
-    if source == OrderSource.IPD and (admission is None or admission.patient_id != patient.pk):
+    if (source == OrderSource.IPD) != (admission is not None) or (
+        admission is not None and admission.patient_id != patient.pk
+    ):
         errors["admission"] = ["An inpatient order belongs to this patient's admission."]
+    if source != OrderSource.WALK_IN and doctor is None:
+        doctor = actor  # the ordering doctor hears of the report and any critical value
+    if doctor is not None and not has_perm(doctor, Perm.LAB_ALERT_ACK):
+        errors["doctor"] = [f"{doctor} is not a doctor: name the doctor who ordered the tests."]
     referring_doctor = " ".join(referring_doctor.split())
     if source == OrderSource.WALK_IN and doctor is None and not referring_doctor:
         errors["referring_doctor"] = ["Name the referring doctor, as on the prescription."]
@@ -224,7 +283,6 @@ def order_create(
                 panel=panel,
                 sample=sample,
                 price_code=panel.price_code,
-                clinical_order=clinical_order,
             )
             for sample, members in zip(samples, groups.values(), strict=True)
             for panel in members
@@ -239,8 +297,11 @@ def order_create(
     return order
 
 
-def order_from_opd(*, order, actor) -> str:
-    """The `opd.orders` handler: a doctor's lab order line becomes a lab order."""
+def order_from_opd(*, order, actor) -> str | None:
+    """The `opd.orders` handler: a doctor's lab order line becomes a lab order. A test
+    the catalogue does not know stays a requested order (see `opd.orders.pending`)."""
+    if order_check(order.test) is not None or not Panel.objects.exists():
+        return None
     visit = order.consultation.visit
     lab_order = order_create(
         actor=actor,
@@ -250,9 +311,21 @@ def order_from_opd(*, order, actor) -> str:
         doctor=actor,
         visit=visit,
         clinical_notes=order.note,
-        clinical_order=order,
     )
     return lab_order.number
+
+
+def _locked_item(item: OrderItem) -> tuple[OrderItem, Sample]:
+    """Lock an item's sample, then the item: the sample first, as every service that
+    changes a sample's items does (so the receipt desk and a cancellation never wait
+    for each other crosswise). A rejection may move the item meanwhile: follow it."""
+    sample_id = OrderItem.objects.values_list("sample_id", flat=True).get(pk=item.pk)
+    while True:
+        sample = locked(Sample.objects).get(pk=sample_id)
+        current = locked(OrderItem.objects).select_related("panel").get(pk=item.pk)
+        if current.sample_id == sample.pk:
+            return current, sample
+        sample_id = current.sample_id
 
 
 def item_cancel(*, actor, item: OrderItem, reason: str) -> OrderItem:
@@ -262,12 +335,12 @@ def item_cancel(*, actor, item: OrderItem, reason: str) -> OrderItem:
     )
     reason = require_reason(reason, why="Say why the test is cancelled")
     with transaction.atomic():
-        current = locked(OrderItem.objects).select_related("sample").get(pk=item.pk)
+        current, sample = _locked_item(item)
         if current.status == ItemStatus.CANCELLED:
             raise Conflict(f"{current.panel.name} is already cancelled.")
-        if current.sample.status not in (SampleStatus.AWAITING, SampleStatus.COLLECTED):
+        if sample.status not in (SampleStatus.AWAITING, SampleStatus.COLLECTED):
             raise Conflict(
-                f"Sample {current.sample.accession} is already in the lab: "
+                f"Sample {sample.accession} is already in the lab: "
                 "ask the laboratory to stop the test."
             )
         before = state_of(current)
@@ -276,8 +349,7 @@ def item_cancel(*, actor, item: OrderItem, reason: str) -> OrderItem:
         ledger.save_sealed(
             current, actor=actor, before=before, reason=reason, action=LedgerAction.CANCEL
         )
-        if not current.sample.items.exclude(status=ItemStatus.CANCELLED).exists():
-            sample = locked(Sample.objects).get(pk=current.sample_id)
+        if not sample.items.exclude(status=ItemStatus.CANCELLED).exists():
             before = state_of(sample)
             sample.status = SampleStatus.CANCELLED
             sample.version += 1
@@ -383,6 +455,7 @@ def sample_reject(*, actor, sample: Sample | str, reason: str, note: str = "") -
             locked(Result.objects)
             .filter(item__sample=current)
             .exclude(status__in=(ResultStatus.PENDING, ResultStatus.ENTERED, ResultStatus.AMENDED))
+            .select_related("test")
         )
         if results:
             raise Conflict(
@@ -412,11 +485,14 @@ def sample_reject(*, actor, sample: Sample | str, reason: str, note: str = "") -
         for item in items:
             before = state_of(item)
             item.sample = again
+            if item.status == ItemStatus.IN_PROGRESS:  # its values are cleared below
+                item.status = ItemStatus.ORDERED
             ledger.save_sealed(item, actor=actor, before=before, reason=why)
+        befores = [state_of(r) for r in entered]
         for result in entered:  # measured on a bad sample: cleared, kept in the ledger
-            before = state_of(result)
             _clear(result)
-            ledger.save_sealed(result, actor=actor, before=before, reason=why)
+            result._why = why
+        _save_results(entered, befores, actor=actor)
     return again
 
 
@@ -445,7 +521,18 @@ class Evaluation:
 
 
 def age_in_days(patient: Patient, on: dt.date) -> int:
-    return max((on - patient.date_of_birth).days, 0)
+    """Age on the scale the catalogue's bands use: whole years of DAYS_PER_YEAR days
+    plus the days since the last birthday, so a band's "18 years" starts on the 18th
+    birthday itself (counting calendar days would move it up to 5 leap days earlier)."""
+    born = patient.date_of_birth
+    if on <= born:
+        return 0
+    years = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+    try:
+        birthday = born.replace(year=born.year + years)
+    except ValueError:  # born on 29 February: the birthday is the 28th in other years
+        birthday = born.replace(year=born.year + years, day=28)
+    return years * DAYS_PER_YEAR + min((on - birthday).days, DAYS_PER_YEAR - 1)
 
 
 def reference_range(test: LabTest, patient: Patient, on: dt.date):
@@ -463,7 +550,13 @@ def reference_range(test: LabTest, patient: Patient, on: dt.date):
 def _fmt(number: Decimal | None, places: int) -> str:
     if number is None:
         return ""
-    return f"{number.quantize(Decimal(1).scaleb(-places)):f}"
+    return f"{_rounded(number, places):f}"
+
+
+def _rounded(number: Decimal, places: int) -> Decimal:
+    """Rounded as people round (2.25 → 2.3, not to even), whatever the thread's decimal
+    context; a zero is never shown as -0."""
+    return number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP) + 0
 
 
 def range_text(test: LabTest, rng) -> str:
@@ -504,7 +597,7 @@ def evaluate(test: LabTest, raw: str, patient: Patient, on: dt.date) -> Evaluati
             raise ValueError(f"{test.name}: {text} cannot be negative")
         if number > MAX_VALUE:
             raise ValueError(f"{test.name}: {text} is out of any measurable range")
-        number = number.quantize(Decimal(1).scaleb(-test.decimals))
+        number = _rounded(number, test.decimals)
         flag = Flag.NORMAL
         if rng is not None:
             if rng.critical_low is not None and number < rng.critical_low:
@@ -642,8 +735,9 @@ def results_enter(*, actor, sample: Sample | str, values: dict[int, str]) -> lis
             result.source, result.analyzer, result.message = ResultSource.MANUAL, None, None
             result.entered_at, result.entered_by = now, actor
             result._why = "result corrected before verification" if again else "result entered"
+        starting = _unstarted({r.item_id for r in changed})
         _save_results(changed, befores, actor=actor)
-        _mark_in_progress({r.item_id for r in changed}, actor=actor)
+        _start(starting, actor=actor)
     return changed
 
 
@@ -656,6 +750,8 @@ RESULT_UPDATE_FIELDS = [
 
 def _save_results(results: list[Result], befores: list[dict], *, actor) -> None:
     """Store changed results with one UPDATE and one ledger append for the lot."""
+    if not results:
+        return
     ledgered = for_model(Result)
     afters = [seal(r) for r in results]
     Result.objects.bulk_update(results, RESULT_UPDATE_FIELDS)
@@ -673,8 +769,17 @@ def _save_results(results: list[Result], befores: list[dict], *, actor) -> None:
     )
 
 
+def _unstarted(item_ids: set[int]) -> list[OrderItem]:
+    """The items still ORDERED, locked: taken before the caller's first ledger entry."""
+    return list(locked(OrderItem.objects).filter(pk__in=item_ids, status=ItemStatus.ORDERED))
+
+
 def _mark_in_progress(item_ids: set[int], *, actor) -> None:
-    for item in locked(OrderItem.objects).filter(pk__in=item_ids, status=ItemStatus.ORDERED):
+    _start(_unstarted(item_ids), actor=actor)
+
+
+def _start(items: list[OrderItem], *, actor) -> None:
+    for item in items:
         before = state_of(item)
         item.status = ItemStatus.IN_PROGRESS
         ledger.save_sealed(item, actor=actor, before=before, reason="results arriving")
@@ -769,13 +874,18 @@ def results_authorise(*, actor, sample: Sample | str) -> Report:
             result.authorised_at, result.authorised_by = now, actor
             result.version += 1
             result._why = "authorised by pathologist"
-        _save_results(chosen, befores, actor=actor)
+        # An item is authorised when all its results are; lock those before the ledger.
         done_items = {r.item_id for r in live} - {
             r.item_id for r in live if r.status != ResultStatus.AUTHORISED
         }
-        for item in locked(OrderItem.objects).filter(pk__in=done_items):
-            if item.status == ItemStatus.AUTHORISED:
-                continue
+        finished = list(
+            locked(OrderItem.objects)
+            .filter(pk__in=done_items)
+            .exclude(status=ItemStatus.AUTHORISED)
+            .order_by("pk")
+        )
+        _save_results(chosen, befores, actor=actor)
+        for item in finished:
             before = state_of(item)
             item.status, item.authorised_at = ItemStatus.AUTHORISED, now
             ledger.save_sealed(item, actor=actor, before=before, reason="authorised")

@@ -52,7 +52,7 @@ CASES = [
         "Cough and fever for a week",
         "J18.9",
         [("Amoxicillin", "500 mg", "TDS", 7)],
-        ["Chest X-ray", "CBC"],
+        ["CBC", "CRP"],
     ),
     ("Burning micturition", "N39.0", [("Nitrofurantoin", "100 mg", "BD", 5)], ["Urine routine"]),
     (

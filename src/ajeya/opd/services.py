@@ -407,6 +407,8 @@ def _clean_lines(
             errors.setdefault("orders", []).append(
                 f"Order {n}: a test name is at most 120 characters (one test per line)."
             )
+        elif (problem := orders.check(line.kind, " ".join(line.test.split()))) is not None:
+            errors.setdefault("orders", []).append(f"Order {n}: {problem}")
     return coded, errors
 
 
