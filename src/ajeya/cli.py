@@ -309,6 +309,41 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lab_listen(args: argparse.Namespace) -> int:
+    """The analyzers' HL7 (MLLP) listener, in the foreground until Ctrl+C or SIGTERM."""
+    import errno
+    import signal
+    import threading
+
+    from ajeya.lab.listener import Listener
+    from ajeya.lab.spool import SpoolBusy
+
+    listener = Listener(args.host, args.port)
+    try:
+        host, port = listener.start()
+    except SpoolBusy as exc:
+        raise CLIError(str(exc)) from None
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise CLIError(f"port {args.port} on {args.host} is already in use") from None
+        raise CLIError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    state = listener.spool.describe()
+    out.print(f"Listening for HL7 (MLLP) on {host}:{port} (Ctrl+C stops it)", markup=False)
+    out.print(state[0].upper() + state[1:], markup=False, soft_wrap=True)
+    sys.stdout.flush()
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        listener.stop()
+    out.print(f"Stopped; {listener.spool.describe()}.", markup=False, soft_wrap=True)
+    return 0
+
+
 def cmd_manage(args: argparse.Namespace) -> int:
     from django.core.management import execute_from_command_line
 
@@ -408,6 +443,13 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--no-save", action="store_true", help="do not record this run")
 
     add("worker", cmd_worker, "run background jobs: checkpoints, scheduled verification")
+
+    lab = add("lab", lambda a: a.lab_func(a), "the laboratory: the analyzers' HL7 listener")
+    lab_sub = lab.add_subparsers(dest="lab_command", required=True, metavar="ACTION")
+    listen = lab_sub.add_parser("listen", help="receive analyzers' results (HL7 over MLLP)")
+    listen.set_defaults(lab_func=cmd_lab_listen)
+    listen.add_argument("--host", default="0.0.0.0", help="address to listen on")  # noqa: S104
+    listen.add_argument("--port", type=int, default=2575)
 
     manage = add("manage", cmd_manage, "run a Django management command")
     manage.add_argument("rest", nargs=argparse.REMAINDER)

@@ -61,6 +61,15 @@ POST_ONLY = {
     "ipd:dose",
     "ipd:transfer",
     "ipd:bed_status",
+    "lab:collect",
+    "lab:reject",
+    "lab:results_enter",
+    "lab:results_verify",
+    "lab:results_authorise",
+    "lab:result_amend",
+    "lab:acknowledge",
+    "lab:message_match",
+    "lab:message_dismiss",
 }
 
 
@@ -72,6 +81,9 @@ class World:
     appointment: object
     visit: object
     admission: object
+    lab_order: object = None
+    lab_sample: object = None
+    lab_report: object = None
 
 
 def make_world(make_user) -> World:
@@ -99,7 +111,34 @@ def make_world(make_user) -> World:
     opd.visit_call_next(actor=doctor, clinic=clinic)
     opd.consultation_save(actor=doctor, visit=visit, complaints="fever", diagnoses=["R50.9"])
     admission = make_admission(clerk, doctor, clinic, other)
-    return World(patient, appointment, visit, admission)
+    return World(patient, appointment, visit, admission, *make_lab(make_user, patient))
+
+
+def make_lab(make_user, patient):
+    """A walk-in CBC, received, with one result authorised (so a report exists), and an
+    analyzer message waiting to be matched."""
+    from ajeya.lab import services as lab
+    from tests.lab import factories
+
+    factories.load_catalogue()
+    technician = make_user(Role.LAB_TECHNICIAN, username="world-tech")
+    pathologist = make_user(Role.PATHOLOGIST, username="world-path")
+    order = factories.walk_in(["CBC"], patient=patient, actor=technician)
+    (sample,) = factories.received(order, actor=technician)
+    factories.enter(sample, {"HB": "13.5"}, actor=technician)
+    lab.results_verify(actor=technician, sample=sample)
+    report = lab.results_authorise(actor=pathologist, sample=sample)
+    lab.analyzer_message_store(
+        lab.AnalyzerMessage(
+            sending_application="XN-1000",
+            sending_facility="LAB",
+            control_id="WORLD-1",
+            accession="0000000000",
+            observations=[],
+            raw="MSH|^~\\&|XN-1000|LAB\r",
+        )
+    )
+    return order, sample, report
 
 
 def make_admission(clerk, doctor, clinic, patient):
@@ -166,6 +205,28 @@ def sample_kwargs(name: str, world: World, user) -> dict:
             return {"number": world.admission.number, "pk": 1}
         if page not in {"board", "admit", "census", "setup"}:
             return {"number": world.admission.number}
+    if app == "lab":
+        return lab_kwargs(page, world)
+    return {}
+
+
+def lab_kwargs(page: str, world: World) -> dict:
+    if page in {"order", "placed", "labels"}:
+        return {"number": world.lab_order.number}
+    if page == "report_pdf":
+        return {"number": world.lab_report.number}
+    if page == "order_admission":
+        return {"number": world.admission.number}
+    if page in {"sample", "collect", "results_enter", "results_verify", "results_authorise"}:
+        return {"accession": world.lab_sample.accession}
+    if page in {"result_amend", "acknowledge", "message_match", "message_dismiss"}:
+        return {"pk": 1}
+    if page == "section":
+        return {"section": "haematology"}
+    if page == "analyzer":
+        return {"code": "XN1000"}
+    if page == "patient_orders":
+        return {"uhid": world.patient.uhid}
     return {}
 
 

@@ -5,6 +5,7 @@ The knobs are listed, with their defaults, in docs/configuration.md and .env.exa
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -119,6 +120,21 @@ HUEY = {
     },
 }
 
+# --- Laboratory analyzers: the HL7 (MLLP) listener, `ajeya lab listen` --------------------
+AJEYA_HL7_MAX_BYTES = env_int("AJEYA_HL7_MAX_BYTES", 1024 * 1024, minimum=4096)
+AJEYA_HL7_SPOOL_DIR = Path(env("AJEYA_HL7_SPOOL_DIR", str(VAR_DIR / "lab-spool"))).resolve()
+AJEYA_HL7_PROCESSING_ID = env("AJEYA_HL7_PROCESSING_ID", "P")
+if AJEYA_HL7_PROCESSING_ID not in {"P", "T", "D"}:
+    raise ImproperlyConfigured("AJEYA_HL7_PROCESSING_ID must be P, T or D (HL7 table 0103)")
+AJEYA_HL7_ALLOWED_PEERS = env_list("AJEYA_HL7_ALLOWED_PEERS", "")
+for _peer in AJEYA_HL7_ALLOWED_PEERS:
+    try:
+        ipaddress.ip_network(_peer, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"AJEYA_HL7_ALLOWED_PEERS: {_peer!r} is not an IP address or network"
+        ) from None
+
 # --- Applications ------------------------------------------------------------------------
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -173,6 +189,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "ajeya.core.context_processors.hospital",
+                "ajeya.core.notices.context_processor",
             ],
         },
     },

@@ -494,6 +494,7 @@ class InboundMessage(models.Model):
     raw_sha256 = models.CharField(max_length=64)
     status = models.CharField(max_length=10, choices=MessageStatus.choices)
     ack_code = models.CharField(max_length=2)
+    error_code = models.CharField(max_length=3, blank=True)  # HL7 table 0357, with AE/AR
     detail = models.CharField(max_length=300, blank=True)
     analyzer = models.ForeignKey(Analyzer, on_delete=models.PROTECT, null=True, blank=True)
     sample = models.ForeignKey(Sample, on_delete=models.PROTECT, null=True, blank=True)

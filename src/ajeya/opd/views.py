@@ -17,6 +17,7 @@ from ajeya.core import clock, identifiers, pdf
 from ajeya.core.errors import ApplicationError, NotFound, ValidationFailed
 from ajeya.core.forms import add_service_errors
 from ajeya.core.roles import Perm, login_required, permission_required, public
+from ajeya.lab import selectors as lab_selectors
 from ajeya.ledger.access import seen
 from ajeya.ledger.models import AccessKind
 from ajeya.opd import documents, forms, icd10, selectors, services
@@ -256,6 +257,7 @@ def consult(request, pk: int):
             "formset": formset,
             "vitals": list(visit.vitals.all()),
             "history": list(selectors.patient_visits(visit.patient).exclude(pk=visit.pk)[:5]),
+            "lab_panels": lab_selectors.orderable_panels(),
         },
     )
 

@@ -1,0 +1,480 @@
+"""The laboratory's HL7 listener: analyzers connect over TCP and send ORU^R01 result
+messages framed in MLLP (0x0B … 0x1C 0x0D); each is read, stored and acknowledged on
+the same connection. A thread per connection (the Django ORM is synchronous), each
+closing its database connection when it ends.
+
+Nothing an analyzer sends is thrown away: a stored message becomes an InboundMessage
+whatever its fate; a frame that cannot be read, is refused or is cut off is kept in
+the spool's `rejected/` directory with the reason; while the database is unavailable
+messages go to the outage spool (`ajeya.lab.spool`) and are stored, in order, when
+it answers again.
+
+The MLLP framing is Ajeya's own rather than python-hl7's `hl7.mllp`: that reader is
+asyncio-only, raises on bytes before a start block instead of skipping them, and on a
+message over its size limit clears its buffer, so the rest of the frame, and with it
+the control id the acknowledgement must carry, is lost. `Framer` below drains an
+oversize frame to its end block while holding only its first kilobyte (enough for
+MSH), answers it AR with its control id, and carries on with the next frame.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import socket
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connections
+
+from ajeya.core import context
+from ajeya.lab import hl7
+from ajeya.lab.services import AckCode, AnalyzerMessage, Outcome, analyzer_message_store
+from ajeya.lab.spool import (
+    Spool,
+    Store,
+    close_connection,
+    database_unavailable,
+    hl7_context,
+    replay,
+)
+
+log = logging.getLogger("ajeya.lab.listener")
+
+START_BLOCK = 0x0B
+END_BLOCK = b"\x1c\r"
+HEAD_BYTES = 1024  # kept of an oversize frame: enough for its MSH and control id
+RECV_BYTES = 65536
+FRAME_TIMEOUT = 60.0  # seconds of silence in the middle of a frame before it is cut off
+RETRY_SECONDS = 5.0  # between attempts to replay the spool while the database is down
+IDLE_CHECK_SECONDS = 60.0
+MAX_CONNECTIONS = 64
+DEFAULT_PORT = 2575
+SPOOLED_TEXT = "Kept in the outage spool: stored as soon as the database is back."
+
+
+@dataclass
+class Frame:
+    """One MLLP frame's content: whole, or (oversize) only its first bytes and size."""
+
+    data: bytes
+    size: int
+    head: bytes
+    oversize: bool = False
+    complete: bool = True
+    reason: str = ""
+
+
+class Framer:
+    """MLLP framing over a byte stream: feed it what arrives, get back whole frames.
+
+    Bytes outside a frame are skipped (and counted). A frame longer than `max_bytes` is
+    not kept: only its first HEAD_BYTES, while the rest is drained to the end block.
+    A start block inside a frame means the sender gave up on the frame before it:
+    that one comes back incomplete and the new one begins.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.skipped = 0
+        self.in_frame = False
+        self._buffer = bytearray()
+        self._size = 0
+        self._head = b""
+        self._oversize = False
+        self._end_pending = False  # the last chunk ended with 0x1C
+
+    def _begin(self) -> None:
+        self.in_frame = True
+        self._buffer = bytearray()
+        self._size = 0
+        self._head = b""
+        self._oversize = False
+        self._end_pending = False
+
+    def _append(self, data: bytes | memoryview) -> None:
+        if not data:
+            return
+        self._size += len(data)
+        if self._oversize:
+            return
+        if self._size > self.max_bytes:
+            self._oversize = True
+            self._head = bytes(self._buffer[:HEAD_BYTES])
+            if len(self._head) < HEAD_BYTES:
+                self._head += bytes(data[: HEAD_BYTES - len(self._head)])
+            self._buffer = bytearray()
+            return
+        self._buffer += data
+
+    def _end(self, *, complete: bool, reason: str = "") -> Frame:
+        data = b"" if self._oversize else bytes(self._buffer)
+        frame = Frame(
+            data=data,
+            size=self._size,
+            head=self._head if self._oversize else data[:HEAD_BYTES],
+            oversize=self._oversize,
+            complete=complete,
+            reason=reason,
+        )
+        self.in_frame = False
+        self._buffer = bytearray()
+        return frame
+
+    def feed(self, chunk: bytes) -> list[Frame]:
+        frames: list[Frame] = []
+        view = memoryview(chunk)
+        pos, size = 0, len(chunk)
+        while pos < size:
+            if not self.in_frame:
+                start = chunk.find(START_BLOCK, pos)
+                if start < 0:
+                    self.skipped += size - pos
+                    break
+                self.skipped += start - pos
+                self._begin()
+                pos = start + 1
+                continue
+            if self._end_pending:
+                self._end_pending = False
+                if chunk[pos] == 0x0D:
+                    frames.append(self._end(complete=True))
+                    pos += 1
+                    continue
+                self._append(b"\x1c")  # a lone 0x1C is content (and will be refused)
+            end = chunk.find(END_BLOCK, pos)
+            restart = chunk.find(START_BLOCK, pos, end if end >= 0 else size)
+            if restart >= 0:
+                self._append(view[pos:restart])
+                frames.append(
+                    self._end(complete=False, reason="a new start block came before the end")
+                )
+                pos = restart
+                continue
+            if end >= 0:
+                self._append(view[pos:end])
+                frames.append(self._end(complete=True))
+                pos = end + 2
+                continue
+            if chunk[-1] == 0x1C:
+                self._append(view[pos : size - 1])
+                self._end_pending = True
+            else:
+                self._append(view[pos:])
+            break
+        return frames
+
+    def close(self, reason: str = "the connection closed in the middle of a message"):
+        """The stream ended: the frame in progress, if any, comes back incomplete."""
+        if not self.in_frame:
+            return None
+        if self._end_pending:
+            self._append(b"\x1c")
+        return self._end(complete=False, reason=reason)
+
+
+def frame_bytes(text: str) -> bytes:
+    return bytes([START_BLOCK]) + text.encode("utf-8") + END_BLOCK
+
+
+class Listener:
+    """The MLLP server. `store` is the database call (tests inject failures through it);
+    it must behave like `analyzer_message_store`: an Outcome, or a database error."""
+
+    def __init__(
+        self,
+        host: str = "0.0.0.0",  # noqa: S104 - analyzers connect from the laboratory LAN
+        port: int = DEFAULT_PORT,
+        *,
+        spool: Spool | None = None,
+        store: Store | None = None,
+        max_bytes: int | None = None,
+        frame_timeout: float = FRAME_TIMEOUT,
+        retry_seconds: float = RETRY_SECONDS,
+        allowed_peers: Iterable[str] | None = None,
+        max_connections: int = MAX_CONNECTIONS,
+    ) -> None:
+        self.host, self.port = host, port
+        self.spool = spool if spool is not None else Spool()
+        self.store: Store = store if store is not None else analyzer_message_store
+        self.max_bytes = max_bytes or settings.AJEYA_HL7_MAX_BYTES
+        self.frame_timeout = frame_timeout
+        self.retry_seconds = retry_seconds
+        peers = settings.AJEYA_HL7_ALLOWED_PEERS if allowed_peers is None else allowed_peers
+        self.allowed = [ipaddress.ip_network(p, strict=False) for p in peers]
+        self.max_connections = max_connections
+        self.address: tuple[str, int] | None = None
+        self._server: socket.socket | None = None
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._guard = threading.Condition()
+        self._clients: dict[threading.Thread, socket.socket] = {}
+        self._workers: list[threading.Thread] = []
+
+    # -- life cycle ------------------------------------------------------------------
+
+    def start(self) -> tuple[str, int]:
+        """Bind and start serving in background threads; OSError if the port is taken,
+        SpoolBusy if another listener holds the spool."""
+        self.spool.acquire()
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        try:
+            self._server = socket.create_server((self.host, self.port), family=family)
+        except OSError:
+            self.spool.release()
+            raise
+        self.address = self._server.getsockname()[:2]
+        for target, name in ((self._accept_loop, "hl7-accept"), (self._replay_loop, "hl7-replay")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._workers.append(thread)
+        log.info("HL7 listener on %s:%s; %s", *self.address, self.spool.describe())
+        return self.address
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._server is not None:
+            with contextlib.suppress(OSError):
+                self._server.shutdown(socket.SHUT_RDWR)
+            self._server.close()
+        with self._guard:
+            clients = list(self._clients.items())
+        for _, sock in clients:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        for thread in [*self._workers, *(t for t, _ in clients)]:
+            thread.join(timeout)
+        self.spool.release()
+
+    def __enter__(self) -> Listener:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until the spool is empty (every message stored); False on timeout."""
+        self._wake.set()
+        return self.spool.wait_empty(timeout)
+
+    def wait_disconnected(self, timeout: float | None = None) -> bool:
+        """Wait until every connection has been served to its end; False on timeout."""
+        with self._guard:
+            return self._guard.wait_for(lambda: not self._clients, timeout)
+
+    # -- connections -----------------------------------------------------------------
+
+    def _peer_allowed(self, peer: str) -> bool:
+        if not self.allowed:
+            return True
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:
+            return False
+        if getattr(address, "ipv4_mapped", None):
+            address = address.ipv4_mapped
+        return any(address in network for network in self.allowed)
+
+    def _accept_loop(self) -> None:
+        server = self._server
+        while server is not None and not self._stopping.is_set():
+            try:
+                sock, address = server.accept()
+            except OSError as exc:
+                if self._stopping.is_set():
+                    break
+                log.warning("HL7 listener: accept failed: %s", exc)
+                self._stopping.wait(0.5)
+                continue
+            peer = address[0]
+            if not self._peer_allowed(peer):
+                log.warning("HL7 listener: refused a connection from %s (not allowed)", peer)
+                sock.close()
+                continue
+            with self._guard:
+                if len(self._clients) >= self.max_connections:
+                    log.warning(
+                        "HL7 listener: %s refused, %d connections open", peer, len(self._clients)
+                    )
+                    sock.close()
+                    continue
+                thread = threading.Thread(
+                    target=self._serve, args=(sock, peer), name=f"hl7-{peer}", daemon=True
+                )
+                self._clients[thread] = sock
+            thread.start()
+
+    def _serve(self, sock: socket.socket, peer: str) -> None:
+        log.info("HL7 listener: %s connected", peer)
+        framer = Framer(self.max_bytes)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            self._conversation(sock, peer, framer)
+            partial = framer.close()
+            if partial is not None:
+                self.answer(partial, peer)
+        except Exception:
+            log.exception("HL7 listener: the connection from %s failed", peer)
+        finally:
+            if framer.skipped:
+                log.warning(
+                    "HL7 listener: skipped %d byte(s) outside frames from %s", framer.skipped, peer
+                )
+            sock.close()
+            connections.close_all()
+            with self._guard:
+                self._clients.pop(threading.current_thread(), None)
+                self._guard.notify_all()
+            log.info("HL7 listener: %s disconnected", peer)
+
+    def _conversation(self, sock: socket.socket, peer: str, framer: Framer) -> None:
+        while True:
+            sock.settimeout(self.frame_timeout if framer.in_frame else None)
+            try:
+                chunk = sock.recv(RECV_BYTES)
+            except TimeoutError:
+                stalled = framer.close(f"nothing arrived for {self.frame_timeout:g} s mid-message")
+                if stalled is not None:
+                    self.answer(stalled, peer)
+                return
+            except OSError:
+                return
+            if not chunk:
+                return
+            for frame in framer.feed(chunk):
+                ack = self.answer(frame, peer)
+                if ack is not None:
+                    try:
+                        sock.sendall(frame_bytes(ack))
+                    except OSError:
+                        log.warning("HL7 listener: could not acknowledge %s (gone)", peer)
+                        return
+
+    # -- one message -----------------------------------------------------------------
+
+    def answer(self, frame: Frame, peer: str) -> str | None:
+        """The acknowledgement for one frame (None for an incomplete one: the sender
+        is gone or has given up on it; it is kept all the same)."""
+        if not frame.complete:
+            log.warning(
+                "HL7 listener: incomplete frame of %d byte(s) from %s (%s)",
+                frame.size,
+                peer,
+                frame.reason,
+            )
+            if frame.size:  # a bare start block carries nothing to keep
+                self._keep(frame.head if frame.oversize else frame.data, peer, frame.reason)
+            return None
+        if frame.oversize:
+            text = (
+                f"The message is {frame.size} bytes, more than this listener takes "
+                f"({self.max_bytes}, AJEYA_HL7_MAX_BYTES)."
+            )
+            self._keep(frame.head, peer, text + f" Only its first {len(frame.head)} are kept.")
+            header = hl7.read_header(frame.head.decode("utf-8", "replace"))
+            return hl7.build_ack(header, AckCode.REJECT, text, "207")
+        return self.process(frame.data, peer)
+
+    def process(self, data: bytes, peer: str) -> str:
+        """Read, store and acknowledge one whole message."""
+        try:
+            text = hl7.decode(data)
+            message = hl7.read_oru(text)
+        except hl7.HL7Error as exc:
+            log.info(
+                "HL7 listener: %s from %s (control id %r): %s",
+                exc.ack,
+                peer,
+                exc.control_id,
+                exc.text,
+            )
+            self._keep(data, peer, f"{exc.ack} {exc.error_code}: {exc.text}")
+            return hl7.build_ack(
+                exc.header, exc.ack, exc.text, exc.error_code, location=exc.location
+            )
+        outcome = self._deliver(message, peer, context.new_request_id())
+        code = outcome.error_code or ("" if outcome.ack == AckCode.ACCEPT else "207")
+        return hl7.build_ack(hl7.read_header(text), outcome.ack, outcome.text, code)
+
+    def _deliver(self, message: AnalyzerMessage, peer: str, request_id: str) -> Outcome:
+        if not self.spool.empty():  # earlier messages wait there: keep the order
+            return self._spool(message, peer, request_id)
+        try:
+            with context.bind(hl7_context(peer, request_id, message.sending_application)):
+                return self.store(message)
+        except Exception as exc:
+            if database_unavailable(exc):
+                close_connection()
+                log.warning("HL7 listener: database unavailable (%s): spooling", exc)
+                return self._spool(message, peer, request_id)
+            log.exception(
+                "HL7 listener: %s %s could not be stored",
+                message.sending_application,
+                message.control_id,
+            )
+            self._keep(
+                message.raw.encode("utf-8"),
+                peer,
+                f"could not be stored: {type(exc).__name__}: {exc}",
+            )
+            return Outcome(
+                ack=AckCode.ERROR,
+                error_code="207",
+                text="Ajeya could not store this message (internal error); it is kept "
+                "for the laboratory's IT desk.",
+            )
+
+    def _spool(self, message: AnalyzerMessage, peer: str, request_id: str) -> Outcome:
+        try:
+            self.spool.put(message.raw, peer=peer, request_id=request_id)
+        except OSError as exc:
+            log.error("HL7 listener: the spool cannot be written (%s)", exc)
+            return Outcome(
+                ack=AckCode.ERROR,
+                error_code="207",
+                text="The database is unavailable and the spool cannot be written: "
+                "send the message again later.",
+            )
+        self._wake.set()
+        return Outcome(ack=AckCode.ACCEPT, text=SPOOLED_TEXT)
+
+    def _keep(self, data: bytes, peer: str, reason: str) -> None:
+        try:
+            self.spool.reject(data, reason=reason, peer=peer)
+        except OSError as exc:
+            log.error("HL7 listener: could not keep a refused frame from %s: %s", peer, exc)
+
+    # -- the replay thread -----------------------------------------------------------
+
+    def _replay_loop(self) -> None:
+        down = False
+        try:
+            while not self._stopping.is_set():
+                if self.spool.empty():
+                    self._wake.wait(IDLE_CHECK_SECONDS)
+                    self._wake.clear()
+                    continue
+                report = replay(self.spool, self.store, stop=self._stopping)
+                if report.stored and down:
+                    log.warning("HL7 listener: the database answers again; replaying the spool")
+                if report.unavailable:
+                    if not down:
+                        log.warning(
+                            "HL7 listener: database unavailable; %d message(s) spooled, "
+                            "retrying every %g s",
+                            len(self.spool),
+                            self.retry_seconds,
+                        )
+                    down = True
+                    self._stopping.wait(self.retry_seconds)
+                else:
+                    down = False
+        except Exception:
+            log.exception("HL7 listener: the spool replay stopped")
+        finally:
+            connections.close_all()

@@ -1,0 +1,393 @@
+"""The HL7 listener over a real socket: a listener runs in a thread inside each test,
+and the test plays the analyzer. What is stored, what is answered, and that nothing
+an analyzer sends is lost or stops the listener."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from ajeya.lab import services
+from ajeya.lab.listener import Listener
+from ajeya.lab.models import InboundMessage, MessageStatus, RejectionReason, ResultSource
+from ajeya.lab.services import Outcome
+from ajeya.lab.spool import Spool
+from ajeya.ledger.models import LedgerEntry
+from ajeya.ledger.registry import for_model
+from tests.conftest import run_ajeya
+from tests.lab import factories as lab
+from tests.lab import hl7_samples as s
+from tests.lab.hl7_samples import Client
+
+transactional = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def spool(tmp_path):
+    return Spool(tmp_path / "spool")
+
+
+@pytest.fixture
+def serve(spool):
+    """Start a listener on a free loopback port (stopped after the test)."""
+    started: list[Listener] = []
+
+    def start(**options) -> Listener:
+        listener = Listener("127.0.0.1", 0, spool=options.pop("spool", spool), **options)
+        listener.start()
+        started.append(listener)
+        return listener
+
+    yield start
+    for listener in started:
+        listener.stop()
+
+
+@pytest.fixture
+def cbc_sample():
+    lab.load_catalogue()
+    (sample,) = lab.received(lab.walk_in(["CBC"]))
+    return sample
+
+
+def kept(spool: Spool) -> list[tuple[bytes, str]]:
+    """What rejected/ holds: each frame's bytes and the note beside it."""
+    return [
+        (path.read_bytes(), path.with_name(path.name + ".txt").read_text())
+        for path in spool.rejected()
+    ]
+
+
+# -- stored and acknowledged -----------------------------------------------------------
+
+
+@transactional
+def test_results_are_stored_and_acknowledged(serve, cbc_sample):
+    listener = serve()
+    with Client(listener.address) as client:
+        ack = client.exchange(s.oru(cbc_sample.accession, control_id="R1"))
+    assert ack["MSA"] == ["MSA", "AA", "R1", "3 result(s) stored."]
+    assert "ERR" not in ack
+    assert ack["MSH"][3:7] == ["AJEYA", "HOSPITAL", "XN-1000", "LAB"]
+    results = lab.results_of(cbc_sample)
+    assert [results[code].value for code in ("HB", "TLC", "PLT")] == ["13.2", "7.40", "250"]
+    assert {results[code].source for code in ("HB", "TLC", "PLT")} == {ResultSource.ANALYZER}
+    message = InboundMessage.objects.get()
+    assert (message.control_id, message.status, message.sample_id) == (
+        "R1",
+        MessageStatus.APPLIED,
+        cbc_sample.pk,
+    )
+    assert message.spooled is False
+    entry = LedgerEntry.objects.get(
+        subject_type=for_model(InboundMessage).subject_type, subject_id=str(message.pk)
+    )
+    assert (entry.ip, entry.channel, entry.user_agent) == ("127.0.0.1", "hl7", "HL7 XN-1000")
+    assert entry.request_id
+
+
+@transactional
+def test_a_resent_message_gets_the_same_answer_and_is_stored_once(serve, cbc_sample):
+    listener = serve()
+    text = s.oru(cbc_sample.accession, control_id="DUP-1")
+    with Client(listener.address) as client:
+        first = client.exchange(text)
+        entries = LedgerEntry.objects.count()
+        again = client.exchange(text)
+    with Client(listener.address) as other:
+        third = other.exchange(text)
+    assert (
+        first["MSA"]
+        == again["MSA"]
+        == third["MSA"]
+        == ["MSA", "AA", "DUP-1", "3 result(s) stored."]
+    )
+    assert first["MSH"][10] != again["MSH"][10]  # every acknowledgement has its own id
+    assert InboundMessage.objects.count() == 1
+    assert LedgerEntry.objects.count() == entries
+    assert lab.results_of(cbc_sample)["HB"].version == 2  # pending → entered, once
+
+
+@transactional
+def test_an_unknown_accession_is_accepted_and_kept_to_be_matched(serve, cbc_sample):
+    listener = serve()
+    with Client(listener.address) as client:
+        ack = client.exchange(s.oru("2699999999", control_id="U1"))
+    assert ack["MSA"][:3] == ["MSA", "AA", "U1"]
+    assert "kept to be matched" in ack["MSA"][3]
+    message = InboundMessage.objects.get()
+    assert (message.status, message.accession, message.sample_id) == (
+        MessageStatus.UNMATCHED,
+        "2699999999",
+        None,
+    )
+    # The relabelled tube found: the technician matches it, and the stored raw text is
+    # read again by the same parser.
+    outcome = services.message_match(
+        actor=lab.technician(), message=message, accession=cbc_sample.accession
+    )
+    assert (outcome.ack, outcome.results) == ("AA", 3)
+    assert lab.results_of(cbc_sample)["HB"].value == "13.2"
+
+
+@transactional
+def test_an_unknown_test_code_is_an_error_and_stores_nothing(serve, cbc_sample):
+    listener = serve()
+    results = [("HGB", "NM", "13.2", "g/dL"), ("FERRITIN", "NM", "80", "ng/mL")]
+    with Client(listener.address) as client:
+        ack = client.exchange(s.oru(cbc_sample.accession, results, control_id="E1"))
+    assert ack["MSA"][:3] == ["MSA", "AE", "E1"]
+    assert ack["ERR"][3:5] == ["103^Table value not found^HL70357", "E"]
+    assert "Unknown test code 'FERRITIN'" in ack["ERR"][8]
+    assert lab.results_of(cbc_sample)["HB"].value == ""  # all or nothing
+    assert InboundMessage.objects.get().status == MessageStatus.ERROR
+
+
+@transactional
+def test_a_word_for_a_numeric_test_is_a_data_type_error(serve, cbc_sample):
+    listener = serve()
+    with Client(listener.address) as client:
+        ack = client.exchange(s.oru(cbc_sample.accession, [("HGB", "NM", "high", "g/dL")]))
+    assert ack["MSA"][1] == "AE"
+    assert ack["ERR"][3] == "102^Data type error^HL70357"
+    assert "'high' is not a number" in ack["ERR"][8]
+    assert lab.results_of(cbc_sample)["HB"].value == ""
+
+
+@transactional
+def test_results_for_a_rejected_sample_are_refused(serve, cbc_sample):
+    services.sample_reject(
+        actor=lab.technician(), sample=cbc_sample, reason=RejectionReason.HAEMOLYSED
+    )
+    listener = serve()
+    with Client(listener.address) as client:
+        ack = client.exchange(s.oru(cbc_sample.accession, control_id="REJ"))
+    assert ack["MSA"][:3] == ["MSA", "AE", "REJ"]
+    assert ack["ERR"][3] == "207^Application internal error^HL70357"
+    assert "was rejected (haemolysed)" in ack["ERR"][8]
+    assert InboundMessage.objects.get().status == MessageStatus.ERROR
+
+
+# -- refused, and kept -----------------------------------------------------------------
+
+
+@transactional
+def test_a_message_that_is_not_oru_is_rejected_and_kept(serve, spool):
+    listener = serve()
+    text = s.oru(message_type="ADT^A01^ADT_A01", control_id="ADT1")
+    with Client(listener.address) as client:
+        ack = client.exchange(text)
+    assert ack["MSA"][:3] == ["MSA", "AR", "ADT1"]
+    assert ack["ERR"][3] == "200^Unsupported message type^HL70357"
+    assert InboundMessage.objects.count() == 0
+    ((data, note),) = kept(spool)
+    assert data == text.encode()
+    assert "reason: AR 200: Message type 'ADT'" in note
+    assert "peer: 127.0.0.1" in note
+
+
+@transactional
+def test_bad_encoding_characters_are_rejected_with_the_control_id(serve, spool):
+    listener = serve()
+    with Client(listener.address) as client:
+        ack = client.exchange(s.oru(encoding="|^~&\\", control_id="ENC1"))
+    assert ack["MSA"][:3] == ["MSA", "AR", "ENC1"]
+    assert ack["ERR"][3] == "102^Data type error^HL70357"
+    assert InboundMessage.objects.count() == 0
+    assert len(kept(spool)) == 1
+
+
+@transactional
+def test_non_utf8_bytes_are_rejected_with_the_control_id(serve, spool):
+    listener = serve()
+    data = s.oru(control_id="L1").replace("g/dL", "\xb5g/dL").encode("latin-1")
+    with Client(listener.address) as client:
+        ack = client.exchange(data)
+    assert ack["MSA"][:3] == ["MSA", "AR", "L1"]
+    assert "not UTF-8" in ack["ERR"][8]
+    assert kept(spool)[0][0] == data
+
+
+@transactional
+def test_a_frame_cut_off_is_kept_and_the_next_connection_is_served(serve, spool, cbc_sample):
+    listener = serve()
+    text = s.oru(cbc_sample.accession, control_id="CUT")
+    with Client(listener.address) as cut:
+        cut.send(s.START + text[:60].encode(), framed=False)
+    with Client(listener.address) as client:
+        ack = client.exchange(s.oru(cbc_sample.accession, control_id="WHOLE"))
+    assert ack["MSA"][:3] == ["MSA", "AA", "WHOLE"]
+    assert listener.wait_disconnected(timeout=30)
+    ((data, note),) = kept(spool)
+    assert data == text[:60].encode()
+    assert "closed in the middle of a message" in note
+    assert list(InboundMessage.objects.values_list("control_id", flat=True)) == ["WHOLE"]
+
+
+@transactional
+def test_a_10_mb_message_is_rejected_and_the_listener_goes_on(serve, spool, cbc_sample):
+    listener = serve()
+    huge = s.oru(cbc_sample.accession, control_id="HUGE") + "NTE|1||" + "x" * 10_000_000 + "\r"
+    with Client(listener.address) as client:
+        ack = client.exchange(huge)
+        after = client.exchange(s.oru(cbc_sample.accession, control_id="SMALL"))
+    assert ack["MSA"][:3] == ["MSA", "AR", "HUGE"]
+    assert ack["ERR"][3] == "207^Application internal error^HL70357"
+    assert f"is {len(huge.encode())} bytes" in ack["ERR"][8]
+    assert after["MSA"][:3] == ["MSA", "AA", "SMALL"]
+    ((data, note),) = kept(spool)
+    assert data == huge.encode()[:1024]
+    assert "AJEYA_HL7_MAX_BYTES" in note
+    with Client(listener.address) as client:
+        assert client.exchange(s.oru("2699999999", control_id="NEXT"))["MSA"][1] == "AA"
+
+
+@transactional
+def test_bytes_outside_frames_are_skipped(serve, cbc_sample):
+    listener = serve()
+    first = s.oru(cbc_sample.accession, control_id="G1")
+    second = s.oru("2699999999", control_id="G2")
+    stream = b"\r\nnoise\x1c\r\x00" + s.frame(first) + b"\n\x1cmore noise" + s.frame(second)
+    with Client(listener.address) as client:
+        client.send(stream, framed=False)
+        acks = [client.ack(), client.ack()]
+    assert [a["MSA"][1:3] for a in acks] == [["AA", "G1"], ["AA", "G2"]]
+    assert InboundMessage.objects.count() == 2
+
+
+@transactional
+def test_a_failure_that_is_not_the_database_is_an_error_and_the_message_is_kept(serve, spool):
+    def broken(message):
+        raise RuntimeError("a bug")
+
+    listener = serve(store=broken)
+    with Client(listener.address) as client:
+        ack = client.exchange(s.oru(control_id="BUG"))
+        again = client.exchange(s.oru(control_id="BUG2"))
+    assert ack["MSA"][:3] == ["MSA", "AE", "BUG"]
+    assert ack["ERR"][3] == "207^Application internal error^HL70357"
+    assert again["MSA"][1:3] == ["AE", "BUG2"]
+    notes = [note for _, note in kept(spool)]
+    assert len(notes) == 2
+    assert "could not be stored: RuntimeError: a bug" in notes[0]
+
+
+def test_a_frame_that_stalls_is_cut_off_and_kept(serve, spool):
+    listener = serve(frame_timeout=0.2, store=lambda m: Outcome(ack="AA"))
+    with Client(listener.address) as client:
+        client.send(s.START + b"MSH|^~\\&|XN", framed=False)
+        assert client.frame() is None  # the listener gave up on it and closed
+    assert listener.wait_disconnected(timeout=30)
+    ((data, note),) = kept(spool)
+    assert data == b"MSH|^~\\&|XN"
+    assert "nothing arrived for 0.2 s" in note
+
+
+def test_only_allowed_analyzers_may_connect(serve, tmp_path):
+    listener = serve(allowed_peers=["10.20.0.0/16"], store=lambda m: Outcome(ack="AA"))
+    with Client(listener.address) as client:
+        with contextlib.suppress(OSError):  # it may already be closed
+            client.send(s.oru())
+        assert client.frame() is None
+    other = Spool(tmp_path / "other")
+    allowed = serve(allowed_peers=["127.0.0.0/8"], store=lambda m: Outcome(ack="AA"), spool=other)
+    with Client(allowed.address) as client:
+        assert client.exchange(s.oru())["MSA"][1] == "AA"
+
+
+def test_a_second_listener_on_the_same_spool_is_refused(serve, spool):
+    from ajeya.lab.spool import SpoolBusy
+
+    serve(store=lambda m: Outcome(ack="AA"))
+    with pytest.raises(SpoolBusy, match="another listener"):
+        Listener("127.0.0.1", 0, spool=Spool(spool.directory)).start()
+
+
+# -- fuzz: any frame is answered well, or the connection closes ----------------------------
+
+SENTINEL = s.oru("2699999999", control_id="SENTINEL")
+
+
+def test_the_listener_answers_anything_with_a_well_formed_ack(serve):
+    listener = serve(store=lambda m: Outcome(ack="AA", text="stored"), max_bytes=4096)
+
+    @hsettings(max_examples=40, deadline=None)
+    @given(
+        st.one_of(
+            st.binary(max_size=300),
+            st.text(alphabet="MSH|^~\\&\rPIDOBXR0129\x0b\x1c\x00é", max_size=200).map(str.encode),
+            st.integers(min_value=0, max_value=len(SENTINEL)).map(
+                lambda n: (SENTINEL[:n] + "|\x1c" + SENTINEL[n:]).encode()
+            ),
+            st.just(b"x" * 5000),
+        )
+    )
+    def check(payload):
+        with Client(listener.address) as client:
+            client.send(payload)
+            client.send(SENTINEL)
+            while True:
+                data = client.frame()
+                assert data is not None, "closed before answering the sentinel"
+                ack = s.parse_ack(data.decode("utf-8"))
+                assert list(ack)[:2] == ["MSH", "MSA"]
+                assert ack["MSH"][9] == "ACK^R01^ACK"
+                assert ack["MSA"][1] in ("AA", "AE", "AR")
+                assert ("ERR" in ack) == (ack["MSA"][1] != "AA")
+                if ack["MSA"][2] == "SENTINEL" and ack["MSA"][1] == "AA":
+                    break
+
+    check()
+
+
+# -- the command ----------------------------------------------------------------------
+
+
+def test_the_command_refuses_a_port_in_use_in_one_line(tmp_path):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = run_ajeya(
+            "lab", "listen", "--host", "127.0.0.1", "--port", str(port),
+            AJEYA_VAR_DIR=str(tmp_path), AJEYA_HL7_SPOOL_DIR=str(tmp_path / "spool"),
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"ajeya: error: port {port} on 127.0.0.1 is already in use"
+
+
+def test_the_command_listens_says_where_and_stops_on_sigterm(tmp_path):
+    import os
+
+    env = {
+        **os.environ,
+        "AJEYA_VAR_DIR": str(tmp_path),
+        "AJEYA_HL7_SPOOL_DIR": str(tmp_path / "sp"),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ajeya", "lab", "listen", "--host", "127.0.0.1", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        first = process.stdout.readline()
+        assert first.startswith("Listening for HL7 (MLLP) on 127.0.0.1:"), first
+        port = int(first.split("127.0.0.1:")[1].split()[0])
+        assert process.stdout.readline().strip() == f"Spool {tmp_path / 'sp'}: empty"
+        with Client(("127.0.0.1", port)) as client:
+            assert client.exchange(s.oru(version="3.0"))["MSA"][1:3] == ["AR", "MSG0001"]
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    assert "Stopped; spool" in out
