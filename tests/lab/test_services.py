@@ -1228,6 +1228,36 @@ def test_a_code_not_ordered_on_the_sample_is_refused(nurse):
     _refused(sample.accession, [("HGB", "13")], "103", "HGB was not ordered on sample")
 
 
+def test_a_resent_refused_message_gets_the_same_error_code(collected):
+    message = lab.oru(collected.accession, [("XYZ", "1")], control_id="R1")
+    first = services.analyzer_message_store(message)
+    again = services.analyzer_message_store(message)
+    assert (first.ack, first.error_code) == ("AE", "103")
+    assert (again.ack, again.error_code, again.text, again.duplicate) == (
+        "AE",
+        "103",
+        first.text,
+        True,
+    )
+
+
+def test_a_value_in_another_unit_than_the_catalogues_is_refused(collected):
+    message = lab.oru(collected.accession, [("HGB", "8.1")], control_id="U1")
+    message.observations[0].unit = "mmol/L"
+    before = lab.snapshot()
+    outcome = services.analyzer_message_store(message)
+    assert (outcome.ack, outcome.error_code) == ("AE", "103")
+    assert "HGB came in 'mmol/L' but Haemoglobin is reported in g/dL" in outcome.text
+    assert lab.snapshot()["Result"] == before["Result"]
+
+
+@pytest.mark.parametrize(("code", "unit"), [("HGB", "G/DL"), ("WBC", "10*3/uL"), ("PLT", "")])
+def test_units_spelled_the_analyzers_way_are_the_same_unit(collected, code, unit):
+    message = lab.oru(collected.accession, [(code, "12")], control_id=f"V-{code}")
+    message.observations[0].unit = unit
+    assert services.analyzer_message_store(message).ack == "AA"
+
+
 def test_a_non_numeric_analyzer_value_is_refused(collected):
     _refused(
         collected.accession,

@@ -396,3 +396,14 @@ def test_postgres_going_away_mid_stream_loses_nothing(tmp_path, cbc_sample):
         shared["HOST"], shared["PORT"] = saved
         proxy.close()
     check_nothing_lost(acks, cbc_sample)
+
+
+@pytest.mark.django_db
+def test_a_replayed_message_keeps_the_time_it_reached_the_listener(spool, cbc_sample, clock_at):
+    arrived = clock_at(2026, 11, 30, 9, 0)
+    spool.put(s.oru(cbc_sample.accession, control_id="T1"), peer="10.20.0.5")
+    clock_at(2026, 11, 30, 9, 40)  # the database came back 40 minutes later
+    replay(spool, services.analyzer_message_store)
+    message = InboundMessage.objects.get(control_id="T1")
+    assert message.received_at == arrived
+    assert message.spooled

@@ -42,7 +42,7 @@ class OrderForm(forms.Form):
 class CounterOrderForm(OrderForm):
     """A walk-in order at the lab counter: as on the outside doctor's prescription."""
 
-    uhid = forms.CharField(widget=forms.HiddenInput)
+    uhid = forms.CharField(widget=forms.HiddenInput(attrs={"id": "id_order_uhid"}))
     referring_doctor = forms.CharField(label="Referring doctor", max_length=100, required=False)
 
 
@@ -68,6 +68,11 @@ class RejectForm(forms.Form):
         error_messages={"required": "Choose why the sample is rejected."},
     )
     note = forms.CharField(max_length=200, required=False)
+
+    def __init__(self, *args, **kwargs):
+        # Its own ids: the reception page also has the scan box's accession field.
+        kwargs.setdefault("auto_id", "id_reject_%s")
+        super().__init__(*args, **kwargs)
 
 
 class ResultEntryForm(forms.Form):

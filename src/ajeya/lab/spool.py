@@ -30,7 +30,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
 
-from ajeya.core import context
+from ajeya.core import clock, context
 from ajeya.lab import hl7
 from ajeya.lab.services import AckCode, AnalyzerMessage, Outcome
 
@@ -195,7 +195,7 @@ class Spool:
             "raw": raw,
             "peer": peer,
             "request_id": request_id,
-            "received_at": dt.datetime.now(dt.UTC).isoformat(),
+            "received_at": clock.now().isoformat(),
         }
         data = json.dumps(record, ensure_ascii=False).encode("utf-8")
         with self._changed:  # one writer at a time, so numbers are taken in file order
