@@ -309,6 +309,21 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lab_catalogue(args: argparse.Namespace) -> int:
+    """Load a laboratory catalogue file (the starter one by default); existing codes stay."""
+    from ajeya.lab import catalogue
+
+    path = Path(args.file) if args.file else catalogue.STARTER
+    loaded = catalogue.load(path)
+    out.print(
+        f"Loaded {path.name}: {loaded.tests} new tests, {loaded.panels} new panels, "
+        f"{loaded.analyzers} new analyzers, {loaded.mappings} new analyzer codes "
+        "(codes already in the catalogue were left as they are).",
+        markup=False,
+    )
+    return 0
+
+
 def cmd_lab_listen(args: argparse.Namespace) -> int:
     """The analyzers' HL7 (MLLP) listener, in the foreground until Ctrl+C or SIGTERM."""
     import errno
@@ -444,12 +459,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("worker", cmd_worker, "run background jobs: checkpoints, scheduled verification")
 
-    lab = add("lab", lambda a: a.lab_func(a), "the laboratory: the analyzers' HL7 listener")
+    lab = add("lab", lambda a: a.lab_func(a), "the laboratory: HL7 listener, catalogue")
     lab_sub = lab.add_subparsers(dest="lab_command", required=True, metavar="ACTION")
     listen = lab_sub.add_parser("listen", help="receive analyzers' results (HL7 over MLLP)")
     listen.set_defaults(lab_func=cmd_lab_listen)
     listen.add_argument("--host", default="0.0.0.0", help="address to listen on")  # noqa: S104
     listen.add_argument("--port", type=int, default=2575)
+    cat = lab_sub.add_parser("catalogue", help="load tests, panels and analyzers from a file")
+    cat.set_defaults(lab_func=cmd_lab_catalogue)
+    cat.add_argument("file", nargs="?", help="a catalogue TOML file (default: the starter one)")
 
     manage = add("manage", cmd_manage, "run a Django management command")
     manage.add_argument("rest", nargs=argparse.REMAINDER)

@@ -24,7 +24,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from ajeya.core import clock, context
-from ajeya.core.bulk import insert_rows
+from ajeya.core.bulk import insert_rows, update_rows
 from ajeya.ledger import registry
 from ajeya.ledger.canonical import canonical_bytes, state_hash
 from ajeya.ledger.models import AccessEntry, AccessKind, ChainedEntry, LedgerAction, LedgerEntry
@@ -283,7 +283,7 @@ def create_sealed_many(instances: list[Any], *, actor: Any, reason: str = "") ->
     ledgered = registry.for_model(model)
     model._base_manager.bulk_create(instances)
     afters = [registry.seal(instance) for instance in instances]
-    model._base_manager.bulk_update(instances, ["seal"])
+    update_rows(model, instances, ["seal"])
     record_many(
         Change(
             action=LedgerAction.CREATE,
