@@ -48,8 +48,10 @@ def _department_hooks_restored():
     """Tests may swap the departments' hooks (OPD orders, discharge investigations);
     every test starts with the ones the apps registered."""
     from ajeya.ipd import hooks
+    from ajeya.lab import cache
     from ajeya.opd import orders
 
+    cache.invalidate()  # each test has its own catalogue rows
     saved = (dict(orders._HANDLERS), dict(orders._CHECKS), list(hooks._PROVIDERS))
     yield
     orders._HANDLERS.clear()

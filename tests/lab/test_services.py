@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from ajeya.core import identifiers
 from ajeya.core.errors import Conflict, NotFound, PermissionRefused, ValidationFailed
 from ajeya.core.roles import Role
-from ajeya.lab import selectors, services
+from ajeya.lab import cache, selectors, services
 from ajeya.lab.models import (
     CriticalAlert,
     Flag,
@@ -38,6 +38,7 @@ from ajeya.lab.models import (
     Sample,
     SampleStatus,
 )
+from ajeya.ledger import services as ledger
 from ajeya.ledger.models import LedgerAction, LedgerEntry
 from ajeya.ledger.verification import verify
 from tests.conftest import IST
@@ -1389,6 +1390,7 @@ def test_the_busy_paths_cost_the_same_queries_for_one_test_as_for_many(tech, pat
     )
     first, second = (one_sample(lab.walk_in(["CBC"])) for _ in range(2))
     codes = ["HGB", "WBC", "RBC", "HCT", "MCV", "MCH", "MCHC", "PLT"]
+    cache.current()  # the listener reads the catalogue once, not per message
     assert _queries(
         lambda: services.analyzer_message_store(
             lab.oru(first.accession, [(c, "5") for c in codes], control_id="M1")
@@ -1398,3 +1400,17 @@ def test_the_busy_paths_cost_the_same_queries_for_one_test_as_for_many(tech, pat
             lab.oru(second.accession, [("HGB", "5")], control_id="M2")
         )
     )
+
+
+def test_the_listener_sees_a_code_mapped_after_it_read_the_catalogue(collected):
+    from ajeya.lab.models import Analyzer, AnalyzerMapping, LabTest
+
+    cache.current()
+    analyzer = Analyzer.objects.get(code="XN1000")
+    hb = LabTest.objects.get(code="HB")
+    ledger.create_sealed(
+        AnalyzerMapping(analyzer=analyzer, analyzer_code="HGB-2", test=hb), actor=None
+    )
+    outcome = services.analyzer_message_store(lab.oru(collected.accession, [("HGB-2", "12")]))
+    assert outcome.ack == "AA"
+    assert lab.results_of(refreshed(collected))["HB"].value == "12.0"

@@ -10,10 +10,9 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 
+import segno
 from django.conf import settings
-from reportlab.graphics import renderPDF
-from reportlab.graphics.barcode import code128, qr
-from reportlab.graphics.shapes import Drawing
+from reportlab.graphics.barcode import code128
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
@@ -103,11 +102,28 @@ def draw_code128(c: rl_canvas.Canvas, value: str, x: float, y: float, *, height:
 
 
 def draw_qr(c: rl_canvas.Canvas, value: str, x: float, y: float, *, size: float) -> None:
-    widget = qr.QrCodeWidget(value, barLevel="M")
-    x0, y0, x1, y1 = widget.getBounds()
-    drawing = Drawing(size, size, transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), 0, 0])
-    drawing.add(widget)
-    renderPDF.draw(drawing, c, x, y)
+    """A QR code (error correction M, 4-module quiet zone) as one filled path: segno
+    encodes, the canvas draws each dark run of a row as one rectangle. reportlab's own
+    QR widget built a validated shape per module: 90 ms of a 105 ms lab report."""
+    code = segno.make(value, error="m", micro=False, boost_error=False)
+    matrix = code.matrix
+    border = 4
+    modules = len(matrix) + 2 * border
+    unit = size / modules
+    path = c.beginPath()
+    for row_number, row in enumerate(matrix):
+        top = y + size - (row_number + border + 1) * unit
+        start = None
+        for col, dark in enumerate([*row, 0]):
+            if dark and start is None:
+                start = col
+            elif not dark and start is not None:
+                path.rect(x + (start + border) * unit, top, (col - start) * unit, unit)
+                start = None
+    c.saveState()
+    c.setFillColorRGB(0, 0, 0)
+    c.drawPath(path, stroke=0, fill=1)
+    c.restoreState()
 
 
 class Flow:

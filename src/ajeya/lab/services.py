@@ -15,7 +15,7 @@ import hashlib
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Prefetch
 
 from ajeya.core import clock, identifiers
@@ -24,11 +24,10 @@ from ajeya.core.errors import Conflict, NotFound, ValidationFailed
 from ajeya.core.locking import locked
 from ajeya.core.roles import Perm, has_perm, require_perm
 from ajeya.core.validation import require_reason
+from ajeya.lab import cache
 from ajeya.lab.catalogue import DAYS_PER_YEAR
 from ajeya.lab.models import (
     CRITICAL_FLAGS,
-    Analyzer,
-    AnalyzerMapping,
     CriticalAlert,
     Flag,
     InboundMessage,
@@ -723,16 +722,28 @@ def _apply(result: Result, ev: Evaluation, previous: tuple | None) -> None:
     result.version += 1
 
 
-def _live_results(sample: Sample) -> list[Result]:
-    return list(
+def _live_results(sample: Sample, *, tests: dict[int, LabTest] | None = None) -> list[Result]:
+    """The sample's current results, locked, each with its test and the test's ranges;
+    from `tests` (the listener's cached catalogue) when given, else read with them."""
+    query = (
         locked(Result.objects)
         .filter(item__sample=sample)
         .exclude(status=ResultStatus.AMENDED)
         .exclude(item__status=ItemStatus.CANCELLED)
-        .select_related("test", "item")
-        .prefetch_related("test__ranges")
         .order_by("item_id", "position")
     )
+    if tests is None:
+        return list(query.select_related("test", "item").prefetch_related("test__ranges"))
+    results = list(query)
+    missing = {r.test_id for r in results} - tests.keys()
+    if missing:  # a test added since the cache was read
+        tests = {
+            **tests,
+            **{t.pk: t for t in LabTest.objects.filter(pk__in=missing).prefetch_related("ranges")},
+        }
+    for result in results:
+        result.test = tests[result.test_id]
+    return results
 
 
 def _refuse_unless_received(sample: Sample) -> None:
@@ -1178,10 +1189,6 @@ def _unit_key(unit: str) -> str:
     )
 
 
-def _analyzers() -> dict[str, Analyzer]:
-    return {a.sending_application: a for a in Analyzer.objects.filter(is_active=True)}
-
-
 def analyzer_message_store(message: AnalyzerMessage) -> Outcome:
     """Store one analyzer's ORU: every message is kept (as an InboundMessage) whatever
     its fate; results are stored only when all of them can be.
@@ -1200,15 +1207,16 @@ def analyzer_message_store(message: AnalyzerMessage) -> Outcome:
 
 
 def _seen(message: AnalyzerMessage) -> Outcome | None:
-    row = (
-        InboundMessage.objects.filter(
-            sending_application=message.sending_application,
-            sending_facility=message.sending_facility,
-            control_id=message.control_id,
+    """The answer given to this message before, if it came before (one plain statement:
+    it runs for every analyzer message)."""
+    table = InboundMessage._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT ack_code, detail, status, error_code FROM {table} "  # noqa: S608
+            "WHERE sending_application = %s AND sending_facility = %s AND control_id = %s",
+            [message.sending_application, message.sending_facility, message.control_id],
         )
-        .values_list("ack_code", "detail", "status", "error_code")
-        .first()
-    )
+        row = cursor.fetchone()
     if row is None:
         return None
     return Outcome(ack=row[0], text=row[1], error_code=row[3], duplicate=True, status=row[2])
@@ -1218,7 +1226,8 @@ def _store(message: AnalyzerMessage) -> Outcome:
     seen = _seen(message)
     if seen is not None:
         return seen
-    analyzer = _analyzers().get(message.sending_application)
+    known = cache.current()
+    analyzer = known.analyzers.get(message.sending_application)
     inbound = InboundMessage(
         sending_application=message.sending_application,
         sending_facility=message.sending_facility,
@@ -1274,10 +1283,11 @@ def _store(message: AnalyzerMessage) -> Outcome:
             "207",
             sample,
         )
-    mapping = dict(
-        AnalyzerMapping.objects.filter(analyzer=analyzer).values_list("analyzer_code", "test_id")
-    )
-    live = {r.test_id: r for r in _live_results(sample)}
+    mapping = known.mappings.get(analyzer.pk, {})
+    if any(obs.code not in mapping for obs in message.observations):
+        known = cache.current(fresh=True)  # a code mapped since the cache was read?
+        mapping = known.mappings.get(analyzer.pk, {})
+    live = {r.test_id: r for r in _live_results(sample, tests=known.tests)}
     patient = sample.order.patient
     on = clock.local(sample.collected_at or clock.now()).date()
     problems: list[tuple[str, str]] = []
