@@ -11,6 +11,7 @@ BENCHMARKS = {
     "ledger": "bench.ledger",
     "opd": "bench.opd",
     "ipd": "bench.ipd",
+    "lab": "bench.lab",
 }
 
 

@@ -256,3 +256,12 @@ def count_queries(work) -> int:
     with CaptureQueriesContext(connection) as captured:
         work()
     return len(captured.captured_queries)
+
+
+def staff(username: str, full_name: str, role, password: str):
+    """A throw-away account in the benchmark's throw-away database, made the real way."""
+    from ajeya.accounts import services as accounts
+
+    return accounts.user_create(
+        actor=None, username=username, full_name=full_name, role=role, password=password
+    )

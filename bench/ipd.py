@@ -144,7 +144,6 @@ def _print_run(kind: str, run: dict) -> None:
 
 
 def _setup(bed_count: int, ward_size: int) -> dict:
-    from ajeya.accounts import services as accounts
     from ajeya.appointments import services as appointments
     from ajeya.core.roles import Role
     from ajeya.core.seed import seed_departments
@@ -155,20 +154,8 @@ def _setup(bed_count: int, ward_size: int) -> dict:
 
     departments = seed_departments()
     clinical = [departments[c] for c in ("MED", "SURG", "PAED", "OBG", "ORTH", "CARD")]
-    clerk = accounts.user_create(
-        actor=None,
-        username="benchclerk",
-        full_name="Bench Clerk",
-        role=Role.REGISTRATION_CLERK,
-        password=PASSWORD,
-    )
-    doctor = accounts.user_create(
-        actor=None,
-        username="benchdoctor",
-        full_name="Bench Doctor",
-        role=Role.DOCTOR,
-        password=PASSWORD,
-    )
+    clerk = common.staff("benchclerk", "Bench Clerk", Role.REGISTRATION_CLERK, PASSWORD)
+    doctor = common.staff("benchdoctor", "Bench Doctor", Role.DOCTOR, PASSWORD)
     unit = appointments.clinic_create(
         actor=None, code="MED-1", name="Medicine Unit 1", department=departments["MED"], room="1"
     )

@@ -114,7 +114,6 @@ def _row(label: str, m: dict, ratio: str) -> list:
 
 
 def _setup(clinic_count: int, bookings: int) -> dict:
-    from ajeya.accounts import services as accounts
     from ajeya.appointments import services as appointments
     from ajeya.appointments.models import ClinicSession
     from ajeya.core.roles import Role
@@ -123,20 +122,8 @@ def _setup(clinic_count: int, bookings: int) -> dict:
     from ajeya.patients.seed import seed_patients
 
     departments = list(seed_departments().values())
-    clerk = accounts.user_create(
-        actor=None,
-        username="benchclerk",
-        full_name="Bench Clerk",
-        role=Role.REGISTRATION_CLERK,
-        password=PASSWORD,
-    )
-    doctor = accounts.user_create(
-        actor=None,
-        username="benchdoctor",
-        full_name="Bench Doctor",
-        role=Role.DOCTOR,
-        password=PASSWORD,
-    )
+    clerk = common.staff("benchclerk", "Bench Clerk", Role.REGISTRATION_CLERK, PASSWORD)
+    doctor = common.staff("benchdoctor", "Bench Doctor", Role.DOCTOR, PASSWORD)
     slots_per_session = (
         (dt.datetime.combine(DAY, CLOSES) - dt.datetime.combine(DAY, OPENS)).seconds // 60
     ) // SLOT_MINUTES
