@@ -344,10 +344,12 @@ class Listener:
                 )
             sock.close()
             connections.close_all()
+            # Logged before leaving the client list: stop() joins only the threads still
+            # on it, and a line logged after that lands in a closed log.
+            log.info("HL7 listener: %s disconnected", peer)
             with self._guard:
                 self._clients.pop(threading.current_thread(), None)
                 self._guard.notify_all()
-            log.info("HL7 listener: %s disconnected", peer)
 
     def _conversation(self, sock: socket.socket, peer: str, framer: Framer) -> None:
         while True:
