@@ -21,6 +21,7 @@ from ajeya.ledger.models import AccessKind
 
 
 @permission_required(Perm.SAMPLE_COLLECT)
+@never_cache  # a patient's paper: not left in a shared ward PC's browser cache
 def labels(request, number: str):
     """The order's sample labels (`?accession=` for one label again). Labelling is part
     of collecting a sample, so it is the collectors' permission: those who only read
@@ -31,6 +32,7 @@ def labels(request, number: str):
 
 
 @permission_required(Perm.LAB_VIEW)
+@never_cache
 def report_pdf(request, number: str):
     report, versions = selectors.report_for_print(number)
     seen(request, [report.order.patient.uhid], AccessKind.PRINTED)

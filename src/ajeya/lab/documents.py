@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
+from collections.abc import Iterable
 
 import orjson
 from django.urls import reverse
@@ -154,12 +156,16 @@ def verify_url(request, report: Report) -> str:
     return request.build_absolute_uri(verify_path(report))
 
 
-def amendment_notes(versions: list[Report]) -> dict[str, str]:
+def amendment_notes(versions: list[Report], codes: Iterable[str] = ()) -> dict[str, str]:
     """Test code → why it was amended, from the reasons the versions were issued with
-    (oldest first, so the latest amendment of a test wins)."""
+    (oldest first, so the latest amendment of a test wins). A version's reason is
+    "CODE amended: why; CODE amended: why": it is cut only before one of the report's
+    test `codes` and " amended: ", so a pathologist's own "; " stays in the reason."""
+    known = "|".join(re.escape(c) for c in sorted(set(codes), key=len, reverse=True))
+    boundary = re.compile("; (?=(?:" + (known or r"[^;\s]+") + ") amended: )")
     notes: dict[str, str] = {}
     for version in versions:
-        for part in version.reason.split("; "):
+        for part in boundary.split(version.reason):
             code, found, why = part.partition(" amended: ")
             if found:
                 notes[code.strip()] = why.strip()
@@ -324,7 +330,8 @@ def report_pdf(report: Report, *, versions: list[Report], url: str, printed_by: 
     content = orjson.loads(report.content)
     later = [v for v in versions if v.version > report.version]
     newest = later[-1] if later else None
-    notes = amendment_notes([v for v in versions if v.version <= report.version])
+    codes = (row["test"] for section in content["sections"] for row in section["results"])
+    notes = amendment_notes([v for v in versions if v.version <= report.version], codes)
     patient = content["patient"]
     running = (
         f"{patient['name']} · UHID {format_uhid(patient['uhid'])} · report {report.number} "

@@ -35,6 +35,7 @@ from ajeya.lab.models import (
     LabTest,
     MessageStatus,
     OrderItem,
+    OrderSource,
     Panel,
     ReferenceRange,
     Report,
@@ -48,6 +49,17 @@ from ajeya.ledger.canonical import state_hash
 from ajeya.ledger.models import LedgerAction, LedgerEntry
 from ajeya.ledger.registry import for_model, state_of
 from ajeya.ledger.services import CHANGES, entry_digest
+
+
+def _key(value: str, missing: str) -> str:
+    """An identifier from an address or a form, stripped. One holding a NUL names nothing
+    (and PostgreSQL refuses it in a query with an error): not found, before any query.
+    `missing` is the message, with `{}` for the value as typed."""
+    value = (value or "").strip()
+    if "\x00" in value:
+        raise NotFound(missing.format(value.replace("\x00", "")))
+    return value
+
 
 _PRIORITY_ORDER = Case(
     *(When(order__priority=p, then=Value(rank)) for p, rank in PRIORITY_RANK.items()),
@@ -263,7 +275,8 @@ def worklist(*, section: str, tests=None) -> list[Sample]:
 
 
 def analyzer_get(code: str) -> Analyzer:
-    analyzer = Analyzer.objects.filter(code=code.strip().upper(), is_active=True).first()
+    key = _key(code, "No analyzer has code {}.").upper()
+    analyzer = Analyzer.objects.filter(code=key, is_active=True).first()
     if analyzer is None:
         raise NotFound(f"No analyzer has code {code}.")
     return analyzer
@@ -278,10 +291,35 @@ def analyzers() -> list[Analyzer]:
 
 
 def order_get(number: str) -> LabOrder:
+    key = _key(number, "No lab order has number {}.").upper()
     try:
-        return order_detail(number.strip().upper())
+        return order_detail(key)
     except LabOrder.DoesNotExist:
         raise NotFound(f"No lab order has number {number}.") from None
+
+
+def walk_in_order_get(number: str) -> LabOrder:
+    """An order as the counter's confirmation shows it: walk-in orders only. The counter's
+    staff may not read the lab's records, so a ward's or a clinic's order (its clinical
+    notes, its doctor, its tests) is not found here."""
+    order = order_get(number)
+    if order.source != OrderSource.WALK_IN:
+        raise NotFound(f"No walk-in lab order has number {number}.")
+    return order
+
+
+def patient_get(uhid: str):
+    """The patient of a lab page's address (the patients' own lookup, NUL-safe)."""
+    from ajeya.patients import selectors as patients
+
+    return patients.patient_get(_key(uhid, "No patient has UHID {}."))
+
+
+def admission_get(number: str):
+    """The admission a ward's lab order is for (the wards' own lookup, NUL-safe)."""
+    from ajeya.ipd import selectors as ipd
+
+    return ipd.admission_get(_key(number, "No admission has number {}."))
 
 
 def sample_get(accession: str) -> Sample:
@@ -295,7 +333,7 @@ def sample_get(accession: str) -> Sample:
             "received_by",
             "rejected_by",
         )
-        .filter(accession=accession.strip())
+        .filter(accession=_key(accession, "No sample has accession number {}."))
         .first()
     )
     if sample is None:
@@ -375,7 +413,10 @@ def alert_get(pk: int) -> CriticalAlert:
 def message_queue() -> dict:
     """Analyzer messages waiting for a person (oldest first), and the latest resolved."""
     open_ = (MessageStatus.UNMATCHED, MessageStatus.ERROR)
-    base = InboundMessage.objects.select_related("analyzer", "sample", "resolved_by")
+    # The sample's patient: the page records who was shown (one query, not two a row).
+    base = InboundMessage.objects.select_related(
+        "analyzer", "sample__order__patient", "resolved_by"
+    )
     return {
         "waiting": list(base.filter(status__in=open_).order_by("received_at")),
         "resolved": list(
@@ -463,7 +504,8 @@ log = logging.getLogger("ajeya.lab")
 def order_labels(number: str, accession: str = "") -> tuple[LabOrder, list[Sample]]:
     """An order and the samples that need a label: every sample still in use (not
     rejected or cancelled), or just the one asked for (a label reprinted)."""
-    order = LabOrder.objects.select_related("patient").filter(number=number.strip().upper()).first()
+    key = _key(number, "No lab order has number {}.").upper()
+    order = LabOrder.objects.select_related("patient").filter(number=key).first()
     if order is None:
         raise NotFound(f"No lab order has number {number}.")
     samples = (
@@ -479,7 +521,7 @@ def order_labels(number: str, accession: str = "") -> tuple[LabOrder, list[Sampl
         .order_by("accession")
     )
     if accession:
-        samples = samples.filter(accession=accession.strip())
+        samples = samples.filter(accession=_key(accession, "No sample has accession number {}."))
     found = list(samples)
     if not found:
         raise NotFound(
@@ -491,11 +533,8 @@ def order_labels(number: str, accession: str = "") -> tuple[LabOrder, list[Sampl
 
 
 def report_get(number: str) -> Report:
-    report = (
-        Report.objects.select_related("order__patient", "issued_by")
-        .filter(number=number.strip().upper())
-        .first()
-    )
+    key = _key(number, "No laboratory report has number {}.").upper()
+    report = Report.objects.select_related("order__patient", "issued_by").filter(number=key).first()
     if report is None:
         raise NotFound(f"No laboratory report has number {number}.")
     return report
@@ -564,6 +603,8 @@ def report_check(number: str, digest: str) -> ReportCheck:
     from ajeya.lab.services import content_hash
 
     number = (number or "").strip().upper()
+    if "\x00" in number:  # names no report; PostgreSQL would refuse it with an error
+        return ReportCheck(CheckStatus.UNKNOWN, number.replace("\x00", ""))
     report = Report.objects.select_related("order__patient").filter(number=number).first()
     if report is None:
         return ReportCheck(CheckStatus.UNKNOWN, number)

@@ -32,6 +32,7 @@ from ajeya.lab.models import (
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 92
+EARLIEST = dt.date(2000, 1, 1)  # before any laboratory kept its results here
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,19 @@ def _midnight(day: dt.date) -> dt.datetime:
 
 def period(first: dt.date | None = None, last: dt.date | None = None) -> Period:
     """The period asked for: by default the last seven days up to today (IST). An end
-    before the start, or more than MAX_DAYS days, is refused with field messages."""
-    last = last or clock.today()
+    before the start, more than MAX_DAYS days, or a day before EARLIEST or more than a
+    year ahead (year 1 or 9999 would overflow the arithmetic) is refused with field
+    messages."""
+    today = clock.today()
+    latest = today + dt.timedelta(days=366)
+    far = {
+        name: [f"Choose a day between {EARLIEST:%d-%m-%Y} and {latest:%d-%m-%Y}."]
+        for name, day in (("first", first), ("last", last))
+        if day is not None and not EARLIEST <= day <= latest
+    }
+    if far:
+        raise ValidationFailed(far)
+    last = last or today
     first = first or last - dt.timedelta(days=DEFAULT_DAYS - 1)
     if last < first:
         raise ValidationFailed({"last": ["The last day is before the first day."]})

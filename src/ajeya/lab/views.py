@@ -14,12 +14,10 @@ from ajeya.core import clock
 from ajeya.core.errors import ApplicationError, NotFound, ValidationFailed
 from ajeya.core.forms import add_service_errors, safe_next
 from ajeya.core.roles import Perm, has_perm, permission_required
-from ajeya.ipd import selectors as ipd_selectors
 from ajeya.lab import forms, selectors, services
 from ajeya.lab.models import CRITICAL_FLAGS, OrderSource, ResultStatus, SampleStatus, Section
 from ajeya.ledger.access import seen
 from ajeya.ledger.models import AccessKind
-from ajeya.patients import selectors as patient_selectors
 
 WORKLIST_REFRESH_SECONDS = 15
 
@@ -37,6 +35,13 @@ def critical_notices(user) -> list[tuple[str, str]]:
 
 def _form_problems(form) -> str:
     return " ".join(m for errors in form.errors.values() for m in errors)
+
+
+def _say_off_page(request, form) -> None:
+    """A refused form whose row is not on the page drawn again (the alert acknowledged,
+    the result amended, the message resolved meanwhile, in another tab or by someone
+    else): its messages go to the top of the page, not nowhere."""
+    messages.error(request, _form_problems(form))
 
 
 def _service_errors(form, exc: ValidationFailed) -> None:
@@ -65,14 +70,15 @@ def _order_page(request, template: str, context: dict, status: int = 200):
 @permission_required(Perm.LAB_COUNTER)
 def counter(request):
     """The walk-in counter: find the patient by UHID, then tick the tests."""
-    find = forms.FindPatientForm(request.GET or None)
-    patient, form, status = None, None, 200
     uhid = request.POST.get("uhid", "") if request.method == "POST" else ""
+    # After an order is refused the find box still names the patient.
+    find = forms.FindPatientForm(request.GET or None, initial={"uhid": uhid})
+    patient, form, status = None, None, 200
     if find.is_valid():
         uhid = find.cleaned_data["uhid"]
     if uhid:
         try:
-            patient = patient_selectors.patient_get(uhid)
+            patient = selectors.patient_get(uhid)
         except ApplicationError as exc:
             find = forms.FindPatientForm({"uhid": uhid})
             find.is_valid()
@@ -115,7 +121,7 @@ def counter(request):
 @permission_required(Perm.LAB_ORDER)
 def order_admission(request, number: str):
     """A doctor orders tests for an inpatient; the ward collects the samples."""
-    admission = ipd_selectors.admission_get(number)
+    admission = selectors.admission_get(number)
     form = forms.OrderForm(request.POST or None)
     status = 200
     if request.method == "POST":
@@ -157,8 +163,9 @@ def order(request, number: str):
 
 @permission_required(Perm.LAB_COUNTER)
 def placed(request, number: str):
-    """The counter's confirmation: the order number and the samples to be drawn."""
-    record = selectors.order_get(number)
+    """The counter's confirmation: the order number and the samples to be drawn (walk-in
+    orders only: a clerk at the counter may not read the wards' orders)."""
+    record = selectors.walk_in_order_get(number)
     seen(request, [record.patient.uhid], AccessKind.VIEWED)
     return render(request, "lab/placed.html", {"order": record})
 
@@ -255,6 +262,9 @@ def reject(request):
         except ValidationFailed as exc:
             add_service_errors(form, exc)
         except ApplicationError as exc:
+            if back:  # the sample page's reject button: say there what went wrong
+                messages.error(request, exc.human)
+                return redirect(safe_next(request, reverse("lab:reception")))
             form.add_error(None, exc.human)
         else:
             messages.success(
@@ -264,9 +274,9 @@ def reject(request):
                 f"recollect as {again.accession}, now on the collection list.",
             )
             return redirect(safe_next(request, reverse("lab:reception")))
-    if back:  # the sample page's reject button: say what went wrong there
-        messages.error(request, _form_problems(form))
-        return redirect(safe_next(request, reverse("lab:reception")))
+    if back:  # the sample page again, its reject box open with what was typed
+        record = selectors.sample_get(request.POST.get("accession", ""))
+        return _sample_page(request, record, reject=form, status=422)
     return _reception_page(request, reject=form, status=422)
 
 
@@ -305,14 +315,18 @@ def _enterable(sample, results) -> list:
     return [r for r in results if r.status in (ResultStatus.PENDING, ResultStatus.ENTERED)]
 
 
-def _sample_page(request, sample, *, results=None, entry=None, amend=None, status=200):
-    """The sample's page; `entry` or `amend` (a bound form and its result's id) come
-    back with the typed values and the service's messages."""
+def _sample_page(request, sample, *, results=None, entry=None, amend=None, reject=None, status=200):
+    """The sample's page; `entry`, `amend` (a bound form and its result's id) or
+    `reject` come back with the typed values and the service's messages."""
     results = results if results is not None else selectors.sample_results(sample)
     if entry is None and has_perm(request.user, Perm.RESULT_ENTER):
         enterable = _enterable(sample, results)
         entry = forms.ResultEntryForm(enterable) if enterable else None
     amend_pk, amend_form = amend or (None, None)
+    if amend_form is not None and not any(
+        r.pk == amend_pk and r.status == ResultStatus.AUTHORISED for r in results
+    ):
+        _say_off_page(request, amend_form)
     for r in results:
         name = f"r{r.pk}"
         r.entry_field = entry[name] if entry is not None and name in entry.fields else None
@@ -336,7 +350,7 @@ def _sample_page(request, sample, *, results=None, entry=None, amend=None, statu
             "can_verify": ResultStatus.ENTERED in statuses,
             "can_authorise": ResultStatus.VERIFIED in statuses,
             "can_reject": sample.status in (SampleStatus.COLLECTED, SampleStatus.RECEIVED),
-            "reject_form": forms.RejectForm(initial={"accession": sample.accession}),
+            "reject_form": reject or forms.RejectForm(initial={"accession": sample.accession}),
         },
         status=status,
     )
@@ -436,6 +450,10 @@ def result_amend(request, pk: int):
 def _alerts_page(request, *, failed=None, status=200):
     data = selectors.alerts_page(request.user)
     failed_pk, failed_form = failed or (None, None)
+    if failed_form is not None and failed_pk not in {
+        a.pk for a in data["mine"] + data["unassigned"]
+    }:
+        _say_off_page(request, failed_form)
     for alert in data["mine"] + data["unassigned"]:
         alert.form = (
             failed_form
@@ -481,6 +499,8 @@ def acknowledge(request, pk: int):
 def _messages_page(request, *, failed=None, status=200):
     data = selectors.message_queue()
     failed_pk, failed_name, failed_form = failed or (None, None, None)
+    if failed_form is not None and failed_pk not in {m.pk for m in data["waiting"]}:
+        _say_off_page(request, failed_form)
     for m in data["waiting"]:
         m.match_form = forms.MatchForm(auto_id=f"id_match{m.pk}_%s")
         m.dismiss_form = forms.DismissForm(auto_id=f"id_dismiss{m.pk}_%s")
@@ -550,7 +570,7 @@ def catalogue(request):
 @permission_required(Perm.LAB_VIEW)
 def patient_orders(request, uhid: str):
     """A patient's lab orders and reports: the patient page loads it with htmx."""
-    patient = patient_selectors.patient_get(uhid)
+    patient = selectors.patient_get(uhid)
     seen(request, [patient.uhid], AccessKind.VIEWED)
     template = "lab/_patient_orders.html" if request.htmx else "lab/patient_orders.html"
     return render(
