@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.http import Http404
 from django.shortcuts import render
 
 from ajeya.core import context
@@ -13,6 +14,10 @@ class RequestContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        # A NUL character is in no identifier, and PostgreSQL refuses it in any query
+        # (a 500 where every other unknown identifier is "not found").
+        if "\x00" in request.path or any("\x00" in v for v in request.GET.values()):
+            raise Http404("No such page.")
         # Always our own id: one supplied by the client could pass an intruder's entries
         # off as part of someone else's request.
         ctx = context.RequestContext(

@@ -175,4 +175,6 @@ def response(content: bytes, filename: str):
 
     reply = HttpResponse(content, content_type="application/pdf")
     reply["Content-Disposition"] = f'inline; filename="{filename}"'
+    # A patient's document must not stay in a shared ward PC's browser cache.
+    reply["Cache-Control"] = "no-store, private"
     return reply
