@@ -1180,3 +1180,17 @@ def test_a_failing_notice_provider_does_not_take_pages_down(critical, doctor_cli
     response = doctor_client.get("/")
     assert response.status_code == 200
     assert "1 critical lab result to acknowledge" in text(response)
+
+
+def test_a_waiting_messages_patient_is_recorded_as_listed(tech_client, catalogue):
+    from ajeya.lab import hl7
+    from ajeya.ledger.models import AccessEntry
+    from tests.lab import hl7_samples
+
+    raw = hl7_samples.oru("2699999990", control_id="PID-1", segments=None)
+    services.analyzer_message_store(hl7.read_oru(raw))
+    message = InboundMessage.objects.get(control_id="PID-1")
+    assert (message.status, message.patient_uhid) == (MessageStatus.UNMATCHED, "100000001")
+    tech_client.get(MESSAGES)
+    listed = AccessEntry.objects.filter(patient_uhid="100000001", what="listed")
+    assert listed.count() == 1

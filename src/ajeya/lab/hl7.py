@@ -410,6 +410,9 @@ class _Reader:
                         "100", "A second PID: Ajeya takes one patient's results per message."
                     )
                 pid_seen = True
+                # PID-3's first identifier: kept so a message waiting to be matched
+                # is known as this patient's (its raw text names them).
+                self.patient_id = component(raw[3])[:40]
             elif sid == "OBR":
                 if not pid_seen:
                     raise self.error("100", "OBR comes before PID.", f"OBR^{n}")
@@ -477,6 +480,7 @@ def read_oru(text: str) -> AnalyzerMessage:
         accession=accession,
         observations=observations,
         raw=text,
+        patient_id=getattr(reader, "patient_id", ""),
     )
 
 

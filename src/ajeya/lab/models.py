@@ -490,6 +490,7 @@ class InboundMessage(models.Model):
     control_id = models.CharField(max_length=60)
     received_at = models.DateTimeField()
     accession = models.CharField(max_length=40, blank=True)
+    patient_uhid = models.CharField(max_length=40, blank=True)  # PID-3 as sent
     raw = models.TextField()
     raw_sha256 = models.CharField(max_length=64)
     status = models.CharField(max_length=10, choices=MessageStatus.choices)

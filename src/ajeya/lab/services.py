@@ -1161,6 +1161,7 @@ class AnalyzerMessage:
     raw: str
     spooled: bool = False
     received_at: dt.datetime | None = None  # when the listener got it (a spooled message)
+    patient_id: str = ""  # PID-3 as the analyzer sent it (normally the UHID)
 
 
 @dataclass
@@ -1234,6 +1235,7 @@ def _store(message: AnalyzerMessage) -> Outcome:
         control_id=message.control_id,
         received_at=message.received_at or clock.now(),
         accession=message.accession[:40],
+        patient_uhid=message.patient_id[:40],
         raw=message.raw,
         raw_sha256=hashlib.sha256(message.raw.encode("utf-8")).hexdigest(),
         analyzer=analyzer,

@@ -506,7 +506,13 @@ def _messages_page(request, *, failed=None, status=200):
         m.dismiss_form = forms.DismissForm(auto_id=f"id_dismiss{m.pk}_%s")
         if m.pk == failed_pk:
             setattr(m, failed_name, failed_form)
-    uhids = [m.sample.order.patient.uhid for m in data["waiting"] if m.sample_id]
+    # The raw text of a waiting message names its patient (PID) even when no sample
+    # matched: it is listed as that patient's.
+    uhids = [
+        m.sample.order.patient.uhid if m.sample_id else m.patient_uhid
+        for m in data["waiting"]
+        if m.sample_id or m.patient_uhid
+    ]
     if uhids:
         seen(request, uhids, AccessKind.LISTED)
     return render(request, "lab/messages.html", data, status=status)
