@@ -23,17 +23,17 @@ from ajeya.ledger import verification
 pytestmark = pytest.mark.django_db
 
 
-def test_the_demo_laboratory_has_a_week_of_work_and_today_in_every_state(clock_at, capsys):
+def test_the_demo_laboratory_has_a_week_of_work_and_today_and_seeds_once(clock_at, capsys):
     clock_at(2026, 11, 30, 13, 0)  # after a morning of OPD
     assert cli.main(["seed", "--patients", "120", "--seed", "3"]) == 0
     assert "lab tests in the catalogue" in capsys.readouterr().out
     assert LabTest.objects.count() == 51
     walk_ins = LabOrder.objects.filter(source=OrderSource.WALK_IN)
-    assert walk_ins.count() >= 7 * 8
+    assert walk_ins.count() >= 7 * 4
     # The week's work is dated across the week, not at the moment of seeding.
     days = {o.ordered_at.date() for o in walk_ins}
     assert len(days) >= 7
-    assert Report.objects.filter(is_final=True).count() >= 40
+    assert Report.objects.filter(is_final=True).count() >= 20
     assert LabOrder.objects.filter(source=OrderSource.IPD).exists()
     assert LabOrder.objects.filter(source=OrderSource.OPD).exists()  # from OPD consultations
     alert = CriticalAlert.objects.get()
@@ -45,14 +45,9 @@ def test_the_demo_laboratory_has_a_week_of_work_and_today_in_every_state(clock_a
     assert statuses == {MessageStatus.UNMATCHED, MessageStatus.ERROR}
     assert verification.verify(use_checkpoint_dir=False).findings == []
 
-
-def test_seeding_again_adds_no_second_laboratory_history(clock_at, capsys):
-    clock_at(2026, 11, 30, 13, 0)
-    assert cli.main(["seed", "--patients", "80", "--seed", "2"]) == 0
-    walk_ins = LabOrder.objects.filter(source=OrderSource.WALK_IN)
+    # Seeding again adds no second history (today's OPD may add orders; no walk-ins).
     counts = (walk_ins.count(), Report.objects.count(), LabTest.objects.count())
-    assert counts[0] > 0
-    assert cli.main(["seed", "--patients", "0", "--seed", "2"]) == 0
+    assert cli.main(["seed", "--patients", "0", "--seed", "3"]) == 0
     assert (walk_ins.count(), Report.objects.count(), LabTest.objects.count()) == counts
 
 

@@ -128,7 +128,7 @@ def _work(rng, order: LabOrder, *, tech, path, start: dt.datetime, upto: str = "
     return moment
 
 
-def seed_lab(*, seed: int = 1, days: int = 7, per_day: int = 8) -> dict[str, int]:
+def seed_lab(*, seed: int = 1, days: int = 7, per_day: int = 4) -> dict[str, int]:
     """The catalogue, always; the rest once."""
     loaded = catalogue.load()
     counts = {"tests": LabTest.objects.count(), "orders": 0, "reports": 0, "loaded": loaded.tests}
