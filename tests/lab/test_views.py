@@ -204,6 +204,19 @@ def test_home_counts_each_sections_work(tech, tech_client):
     assert f'href="{HAEMATOLOGY}"' in content
     assert f'href="{url_of("analyzer", "XN1000")}"' in content
     assert f'href="{COUNTER}"' in content  # technicians work the counter too
+    # The same counts as a chart: one stacked bar a section, a segment per step.
+    chart = content.split('id="workload-chart"', 1)[1].split("</svg>", 1)[0]
+    assert "Haematology: 1 to collect" in chart
+    assert "Haematology: 1 to enter" in chart
+    assert "Biochemistry: 1 to receive" in chart
+    assert "Biochemistry: 1 to authorise" in chart
+    assert "Haematology: 1 to verify" in chart
+    assert chart.count("<title>") == 5  # a segment only where there is work
+
+
+def test_home_has_no_chart_when_there_is_no_work(tech_client):
+    content = text(tech_client.get(HOME))
+    assert 'id="workload-chart"' not in content
 
 
 def test_home_is_refused_to_roles_without_lab_view(client_as):

@@ -61,3 +61,50 @@ def tat_svg(rows: list[TatRow]) -> SafeString:
         f'aria-label="turnaround: median against target per panel">{legend}{"".join(parts)}'
         "</svg>"
     )
+
+
+WORK_COLOURS = (
+    ("awaiting", "to collect", "#9ca3af"),
+    ("to_receive", "to receive", "#6b7280"),
+    ("to_enter", "to enter", "#2563eb"),
+    ("to_verify", "to verify", "#d97706"),
+    ("to_authorise", "to authorise", "#0b5d4b"),
+)
+
+
+def workload_svg(rows) -> SafeString:
+    """The lab home's counts as one stacked bar per section: samples at each step."""
+    totals = [sum(getattr(r, name) for name, _, _ in WORK_COLOURS) for r in rows]
+    top = max(totals, default=0)
+    if not top:
+        return mark_safe("")
+    scale = (WIDTH - LABEL - RIGHT) / top
+    parts: list[str] = []
+    y = 26
+    for row, total in zip(rows, totals, strict=True):
+        x = float(LABEL)
+        parts.append(f'<text x="4" y="{y + 12}" class="chart-axis">{escape(row.label)}</text>')
+        for name, label, colour in WORK_COLOURS:
+            n = getattr(row, name)
+            if n:
+                parts.append(
+                    f'<rect x="{x:.1f}" y="{y + 3}" width="{n * scale:.1f}" height="{ROW - 6}" '
+                    f'fill="{colour}"><title>{escape(row.label)}: {n} {label}</title></rect>'
+                )
+                x += n * scale
+        parts.append(f'<text x="{x + 6:.1f}" y="{y + 12}" class="chart-axis">{total}</text>')
+        y += ROW
+    legend, lx = [], 4
+    for _, label, colour in WORK_COLOURS:
+        legend.append(
+            f'<rect x="{lx}" y="6" width="10" height="10" fill="{colour}"></rect>'
+            f'<text x="{lx + 14}" y="15" class="chart-axis">{label}</text>'
+        )
+        lx += 22 + 7 * len(label)
+    return mark_safe(  # noqa: S308 - the only text is escaped section labels and numbers
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {y + 8}" role="img" '
+        'aria-label="Samples waiting at each step, by section">'
+        + "".join(legend)
+        + "".join(parts)
+        + "</svg>"
+    )

@@ -14,7 +14,7 @@ from ajeya.core import clock
 from ajeya.core.errors import ApplicationError, NotFound, ValidationFailed
 from ajeya.core.forms import add_service_errors, safe_next
 from ajeya.core.roles import Perm, has_perm, permission_required
-from ajeya.lab import forms, selectors, services
+from ajeya.lab import charts, forms, selectors, services
 from ajeya.lab.models import CRITICAL_FLAGS, OrderSource, ResultStatus, SampleStatus, Section
 from ajeya.ledger.access import seen
 from ajeya.ledger.models import AccessKind
@@ -55,7 +55,11 @@ def home(request):
     return render(
         request,
         "lab/home.html",
-        {**selectors.home_counts(), "analyzers": selectors.analyzers()},
+        {
+            **(counts := selectors.home_counts()),
+            "analyzers": selectors.analyzers(),
+            "chart": charts.workload_svg(counts["rows"]),
+        },
     )
 
 
