@@ -103,7 +103,7 @@ KEY_FUNCTIONS = [
     ("ajeya/lab/services.py", "evaluate"),
     ("ajeya/lab/services.py", "_previous_results"),
     ("ajeya/lab/services.py", "_save_results"),
-    ("ajeya/lab/services.py", "_mark_in_progress"),
+    ("ajeya/lab/services.py", "_start"),
     ("ajeya/ledger/services.py", "create_sealed"),
     ("ajeya/ledger/services.py", "save_sealed"),
     ("ajeya/ledger/services.py", "record_many"),

@@ -850,10 +850,6 @@ def _unstarted(item_ids: set[int]) -> list[OrderItem]:
     return list(locked(OrderItem.objects).filter(pk__in=item_ids, status=ItemStatus.ORDERED))
 
 
-def _mark_in_progress(item_ids: set[int], *, actor) -> None:
-    _start(_unstarted(item_ids), actor=actor)
-
-
 def _start(items: list[OrderItem], *, actor) -> None:
     for item in items:
         before = state_of(item)
