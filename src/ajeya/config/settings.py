@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import dj_database_url
@@ -135,6 +136,21 @@ for _peer in AJEYA_HL7_ALLOWED_PEERS:
             f"AJEYA_HL7_ALLOWED_PEERS: {_peer!r} is not an IP address or network"
         ) from None
 
+# --- Billing -----------------------------------------------------------------------------
+# Refunds and discounts above this many rupees wait for a second person's approval.
+_limit = env("AJEYA_BILLING_APPROVAL_LIMIT", "1000")
+try:
+    AJEYA_BILLING_APPROVAL_LIMIT = Decimal(_limit)
+except InvalidOperation:
+    raise ImproperlyConfigured(
+        f"AJEYA_BILLING_APPROVAL_LIMIT must be an amount in rupees, not {_limit!r}"
+    ) from None
+if not AJEYA_BILLING_APPROVAL_LIMIT.is_finite() or AJEYA_BILLING_APPROVAL_LIMIT < 0:
+    raise ImproperlyConfigured("AJEYA_BILLING_APPROVAL_LIMIT must be zero or more rupees")
+# How far back the worker looks for services not yet charged (registrations, visits,
+# lab tests, bed-days); the capture is idempotent, so overlap costs only time.
+AJEYA_BILLING_CAPTURE_DAYS = env_int("AJEYA_BILLING_CAPTURE_DAYS", 3, minimum=1)
+
 # --- Applications ------------------------------------------------------------------------
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -156,6 +172,7 @@ INSTALLED_APPS = [
     "ajeya.opd",
     "ajeya.ipd",
     "ajeya.lab",
+    "ajeya.billing",
 ]
 
 MIDDLEWARE = [

@@ -69,6 +69,12 @@ class Perm(models.TextChoices):
     LAB_ALERT_ACK = "lab.alert_ack", "Acknowledge critical laboratory results"
     LAB_MESSAGES = "lab.messages", "Match or set aside analyzer messages"
     LAB_TAT = "lab.tat", "See laboratory turnaround times"
+    BILLING_VIEW = "billing.view", "See patients' accounts, bills and receipts"
+    BILLING_COLLECT = "billing.collect", "Make bills, post charges, take payments and deposits"
+    BILLING_APPROVE = "billing.approve", "Approve refunds and discounts above the limit"
+    BILLING_CLOSE = "billing.close", "Close the cashier's day at a counter"
+    BILLING_REPORTS = "billing.reports", "See and export collection reports"
+    TARIFF_MANAGE = "billing.tariff", "Set tariff prices and cash counters"
     STAFF_VIEW = "staff.view", "See staff accounts"
     STAFF_MANAGE = "staff.manage", "Create staff accounts, reset two-factor, unlock"
 
@@ -140,6 +146,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.LAB_ALERT_ACK: {Role.DOCTOR},
             Perm.LAB_MESSAGES: {Role.LAB_TECHNICIAN, Role.PATHOLOGIST},
             Perm.LAB_TAT: {Role.PATHOLOGIST, Role.HOSPITAL_ADMIN, Role.AUDITOR},
+            Perm.BILLING_VIEW: {Role.BILLING_CLERK, Role.HOSPITAL_ADMIN, Role.AUDITOR},
+            Perm.BILLING_COLLECT: {Role.BILLING_CLERK},
+            Perm.BILLING_APPROVE: {Role.HOSPITAL_ADMIN},
+            Perm.BILLING_CLOSE: {Role.BILLING_CLERK},
+            Perm.BILLING_REPORTS: {Role.BILLING_CLERK, Role.HOSPITAL_ADMIN, Role.AUDITOR},
+            Perm.TARIFF_MANAGE: {Role.HOSPITAL_ADMIN},
             Perm.STAFF_VIEW: {Role.IT_SECURITY, Role.HOSPITAL_ADMIN, Role.AUDITOR},
             Perm.STAFF_MANAGE: {Role.IT_SECURITY},
         }.items()

@@ -1,0 +1,174 @@
+"""Reads for billing: an account's balance, unbilled charges, a bill's lines and what is
+still due on it, the cashier's expected takings, and approvals waiting."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
+
+from ajeya.billing.models import (
+    Account,
+    AccountKind,
+    ApprovalStatus,
+    Bill,
+    Charge,
+    Counter,
+    Discount,
+    Payment,
+    PaymentKind,
+    PaymentMode,
+)
+from ajeya.core import money
+
+ZERO = money.ZERO
+
+
+def _sum(query: QuerySet, field: str) -> Decimal:
+    return query.aggregate(v=Coalesce(Sum(field), ZERO))["v"]
+
+
+@dataclass(frozen=True)
+class Balance:
+    billed_patient: Decimal  # the patient's share of every bill line (reversals included)
+    billed_scheme: Decimal
+    unbilled_patient: Decimal  # running charges not yet on a bill
+    unbilled_scheme: Decimal
+    discounts: Decimal  # approved
+    received: Decimal  # payments and deposits
+    refunded: Decimal
+    refunds_awaiting: Decimal
+    settled: Decimal  # scheme settlements
+
+    @property
+    def patient_due(self) -> Decimal:
+        """What the patient owes on bills made so far (negative: money in hand)."""
+        return self.billed_patient - self.discounts - self.received + self.refunded
+
+    @property
+    def running_due(self) -> Decimal:
+        """As `patient_due`, counting the charges not yet billed (the interim bill)."""
+        return self.patient_due + self.unbilled_patient
+
+    @property
+    def credit(self) -> Decimal:
+        """Money paid and not used by any charge, billed or running: what may be refunded."""
+        return max(-self.running_due, ZERO)
+
+    @property
+    def scheme_due(self) -> Decimal:
+        return self.billed_scheme - self.settled
+
+
+def balance(account: Account) -> Balance:
+    charges = Charge.objects.filter(account=account).aggregate(
+        billed_patient=Coalesce(Sum("patient_amount", filter=Q(bill__isnull=False)), ZERO),
+        billed_scheme=Coalesce(Sum("scheme_amount", filter=Q(bill__isnull=False)), ZERO),
+        unbilled_patient=Coalesce(Sum("patient_amount", filter=Q(bill__isnull=True)), ZERO),
+        unbilled_scheme=Coalesce(Sum("scheme_amount", filter=Q(bill__isnull=True)), ZERO),
+    )
+    done = Q(status=ApprovalStatus.DONE)
+    money_moved = Payment.objects.filter(account=account).aggregate(
+        received=Coalesce(
+            Sum("amount", filter=done & Q(kind__in=[PaymentKind.PAYMENT, PaymentKind.DEPOSIT])),
+            ZERO,
+        ),
+        refunded=Coalesce(Sum("amount", filter=done & Q(kind=PaymentKind.REFUND)), ZERO),
+        awaiting=Coalesce(
+            Sum(
+                "amount",
+                filter=Q(status=ApprovalStatus.AWAITING, kind=PaymentKind.REFUND),
+            ),
+            ZERO,
+        ),
+        settled=Coalesce(Sum("amount", filter=done & Q(kind=PaymentKind.SETTLEMENT)), ZERO),
+    )
+    discounts = _sum(Discount.objects.filter(bill__account=account, status=ApprovalStatus.DONE),
+                     "amount")  # fmt: skip
+    return Balance(
+        billed_patient=charges["billed_patient"],
+        billed_scheme=charges["billed_scheme"],
+        unbilled_patient=charges["unbilled_patient"],
+        unbilled_scheme=charges["unbilled_scheme"],
+        discounts=discounts,
+        received=money_moved["received"],
+        refunded=money_moved["refunded"],
+        refunds_awaiting=money_moved["awaiting"],
+        settled=money_moved["settled"],
+    )
+
+
+def bill_patient_total(bill: Bill) -> Decimal:
+    """The patient's share of the bill now: its lines, reversals included."""
+    return _sum(Charge.objects.filter(bill=bill), "patient_amount")
+
+
+def discountable(bill: Bill) -> Decimal:
+    """What a further discount may still take off the bill (approved and waiting ones
+    count against it)."""
+    given = _sum(bill.discounts.exclude(status=ApprovalStatus.REJECTED), "amount")
+    return max(bill_patient_total(bill) - given, ZERO)
+
+
+def unbilled(account: Account) -> QuerySet[Charge]:
+    return (
+        Charge.objects.filter(account=account, bill__isnull=True)
+        .select_related("department", "reverses")
+        .order_by("service_date", "id")
+    )
+
+
+def bill_lines(bill: Bill) -> QuerySet[Charge]:
+    return bill.lines.select_related("department").order_by("service_date", "id")
+
+
+def accounts_of(patient) -> QuerySet[Account]:
+    return Account.objects.filter(patient=patient).select_related("admission", "package")
+
+
+def opd_account(patient) -> Account | None:
+    return Account.objects.filter(patient=patient, kind=AccountKind.OPD).first()
+
+
+def day_bounds(date: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """The IST day as a UTC half-open interval."""
+    from django.utils import timezone
+
+    start = timezone.make_aware(dt.datetime.combine(date, dt.time.min))
+    return start, start + dt.timedelta(days=1)
+
+
+def expected_takings(*, counter: Counter, cashier, date: dt.date) -> dict[str, Decimal]:
+    """Money in minus money out per mode for one cashier's day at one counter (scheme
+    settlements are not cash in the drawer and are left out)."""
+    start, end = day_bounds(date)
+    rows = (
+        Payment.objects.filter(
+            counter=counter,
+            requested_by=cashier,
+            status=ApprovalStatus.DONE,
+            paid_at__gte=start,
+            paid_at__lt=end,
+        )
+        .exclude(mode=PaymentMode.SCHEME)
+        .values("mode", "kind")
+        .annotate(total=Sum("amount"))
+    )
+    takings: dict[str, Decimal] = {}
+    for row in rows:
+        sign = -1 if row["kind"] == PaymentKind.REFUND else 1
+        takings[row["mode"]] = takings.get(row["mode"], ZERO) + sign * row["total"]
+    return takings
+
+
+def awaiting_approval() -> tuple[QuerySet[Payment], QuerySet[Discount]]:
+    refunds = Payment.objects.filter(status=ApprovalStatus.AWAITING).select_related(
+        "account__patient", "requested_by", "counter"
+    )
+    discounts = Discount.objects.filter(status=ApprovalStatus.AWAITING).select_related(
+        "bill__account__patient", "requested_by"
+    )
+    return refunds, discounts
