@@ -14,6 +14,7 @@ urlpatterns = [
     path("opd/", include("ajeya.opd.urls")),
     path("ipd/", include("ajeya.ipd.urls")),
     path("lab/", include("ajeya.lab.urls")),
+    path("billing/", include("ajeya.billing.urls")),
 ]
 
 handler403 = "ajeya.core.views.permission_denied"
