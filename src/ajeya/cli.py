@@ -59,6 +59,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
 def run_seed(*, patients: int, seed: int):
     from ajeya.accounts.models import User
     from ajeya.accounts.seed import seed_staff
+    from ajeya.billing.seed import seed_billing
     from ajeya.core.roles import Role
     from ajeya.core.seed import seed_departments
     from ajeya.ipd.seed import seed_ipd_history, seed_wards
@@ -90,12 +91,17 @@ def run_seed(*, patients: int, seed: int):
         task = progress.add_task("Laboratory: a week of work and today's samples", total=None)
         lab = seed_lab(seed=seed)
         progress.update(task, total=1, completed=1)
+        task = progress.add_task("Billing: tariff, charges and a day at the counters", total=None)
+        billing = seed_billing(seed=seed)
+        progress.update(task, total=1, completed=1)
     out.print(
         f"Seeded {len(departments)} departments, {len(logins)} staff, {patients} patients, "
         f"{len(clinics)} clinics; {day['bookings']} bookings, {day['visits']} OPD visits today "
         f"({day['consultations']} seen); {len(wards)} wards, {ward_history['admissions']} "
         f"admissions in two weeks, {ward_history['inpatients']} inpatients now; "
-        f"{lab['tests']} lab tests in the catalogue, {lab['orders']} lab orders seeded."
+        f"{lab['tests']} lab tests in the catalogue, {lab['orders']} lab orders seeded; "
+        f"{billing['charges']} charges, {billing['bills']} bills, "
+        f"{billing['payments'] + billing['deposits']} receipts."
     )
     return logins
 
@@ -324,6 +330,38 @@ def cmd_lab_catalogue(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_billing_tariff(args: argparse.Namespace) -> int:
+    """Load a tariff file (the starter one by default): new items and price periods."""
+    from ajeya.billing import tariff
+
+    path = Path(args.file) if args.file else tariff.STARTER
+    loaded = tariff.load(path)
+    out.print(
+        f"Loaded {path.name}: {loaded.items} new tariff items, {loaded.prices} new price "
+        "periods (items already in the tariff were left as they are).",
+        markup=False,
+    )
+    return 0
+
+
+def cmd_billing_capture(args: argparse.Namespace) -> int:
+    """Post the charges for services given in the last days (the worker does this every
+    minute; running it again posts nothing twice)."""
+    from ajeya.billing import capture
+
+    if args.days < 1:
+        raise CLIError("--days must be at least 1", EXIT_USAGE)
+    with _progress() as progress:
+        task = progress.add_task("Capturing charges", total=None)
+        result = capture.capture(days=args.days)
+        progress.update(task, total=1, completed=1)
+    out.print(f"{result.posted} charges posted, {result.reversed} reversed.")
+    if result.unpriced:
+        codes = ", ".join(sorted(set(result.unpriced)))
+        out.print(f"Without a tariff price (re-price after fixing the tariff): {codes}")
+    return 0
+
+
 def cmd_lab_listen(args: argparse.Namespace) -> int:
     """The analyzers' HL7 (MLLP) listener, in the foreground until Ctrl+C or SIGTERM."""
     import errno
@@ -468,6 +506,15 @@ def build_parser() -> argparse.ArgumentParser:
     cat = lab_sub.add_parser("catalogue", help="load tests, panels and analyzers from a file")
     cat.set_defaults(lab_func=cmd_lab_catalogue)
     cat.add_argument("file", nargs="?", help="a catalogue TOML file (default: the starter one)")
+
+    billing = add("billing", lambda a: a.billing_func(a), "billing: tariff, charge capture")
+    billing_sub = billing.add_subparsers(dest="billing_command", required=True, metavar="ACTION")
+    tariff = billing_sub.add_parser("tariff", help="load tariff items and prices from a file")
+    tariff.set_defaults(billing_func=cmd_billing_tariff)
+    tariff.add_argument("file", nargs="?", help="a tariff TOML file (default: the starter one)")
+    cap = billing_sub.add_parser("capture", help="post charges for services not yet charged")
+    cap.set_defaults(billing_func=cmd_billing_capture)
+    cap.add_argument("--days", type=int, default=3, help="how far back to look (default 3)")
 
     manage = add("manage", cmd_manage, "run a Django management command")
     manage.add_argument("rest", nargs=argparse.REMAINDER)
