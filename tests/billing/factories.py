@@ -20,7 +20,9 @@ def load_tariff() -> None:
 
 def counter(code: str = "OPD-1") -> Counter:
     found = Counter.objects.filter(code=code).first()
-    return found or tariff.counter_create(actor=None, code=code, name=f"Counter {code}", system=True)
+    return found or tariff.counter_create(
+        actor=None, code=code, name=f"Counter {code}", system=True
+    )
 
 
 def cashier(username: str = "cashier-deepak"):

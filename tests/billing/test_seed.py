@@ -70,10 +70,14 @@ def test_billing_tariff_command_loads_the_starter_then_nothing_new(capsys):
 
 def test_billing_tariff_command_names_a_bad_file_in_one_line(tmp_path, capsys):
     bad = tmp_path / "tariff.toml"
-    bad.write_text('[[item]]\ncode = "X"\nname = "X"\nkind = "magic"\nprices = { general = "-1" }\n')
+    bad.write_text(
+        '[[item]]\ncode = "X"\nname = "X"\nkind = "magic"\nprices = { general = "-1" }\n'
+    )
     assert cli.main(["billing", "tariff", str(bad)]) == 1
     err = capsys.readouterr().err
-    assert "magic" in err and "negative" in err and "Traceback" not in err
+    assert "magic" in err
+    assert "negative" in err
+    assert "Traceback" not in err
 
 
 def test_billing_capture_command_posts_once(capsys):

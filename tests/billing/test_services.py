@@ -189,7 +189,8 @@ def test_big_refund_waits_for_a_second_person(tariff, clerk, settings):
         services.refund_decide(actor=clerk, refund=refund, approve=True)
     boss = f.supervisor()
     done = services.refund_decide(actor=boss, refund=refund, approve=True)
-    assert done.status == ApprovalStatus.DONE and done.number.endswith("000001")
+    assert done.status == ApprovalStatus.DONE
+    assert done.number.endswith("000001")
     with pytest.raises(Conflict, match="already"):
         services.refund_decide(actor=boss, refund=refund, approve=True)
 

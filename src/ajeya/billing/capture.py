@@ -208,9 +208,7 @@ def _accounts(services_: list[Service]) -> dict[tuple[int, int | None], Account]
 def _post(batch: list[Service]) -> Captured:
     done = Captured()
     seen = set(
-        Charge.objects.filter(source__in=[s.source for s in batch]).values_list(
-            "source", flat=True
-        )
+        Charge.objects.filter(source__in=[s.source for s in batch]).values_list("source", flat=True)
     )
     todo = [s for s in batch if s.source not in seen]
     if not todo:

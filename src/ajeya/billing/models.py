@@ -393,3 +393,6 @@ class DayCloseLine(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["close", "mode"], name="day_close_line_mode")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.close} {self.mode}: {self.difference}"

@@ -14,7 +14,7 @@ from ajeya.core import clock, identifiers
 
 
 def financial_year(day: dt.date) -> str:
-    """"2026-27" for any day from 1 April 2026 to 31 March 2027."""
+    """ "2026-27" for any day from 1 April 2026 to 31 March 2027."""
     start = day.year if day.month >= 4 else day.year - 1
     return f"{start}-{(start + 1) % 100:02d}"
 

@@ -58,8 +58,10 @@ def _amount(value, *, field: str = "amount", what: str = "Amount", allow_zero=Fa
 def account_for(*, patient, admission=None, actor=None) -> Account:
     """The patient's outpatient account, or the admission's; opened on first use."""
     kind = AccountKind.IPD if admission is not None else AccountKind.OPD
-    query = Account.objects.filter(admission=admission) if admission else Account.objects.filter(
-        patient=patient, kind=AccountKind.OPD
+    query = (
+        Account.objects.filter(admission=admission)
+        if admission
+        else Account.objects.filter(patient=patient, kind=AccountKind.OPD)
     )
     found = query.first()
     if found is not None:
@@ -344,9 +346,10 @@ def bill_create(*, actor, account: Account) -> Bill:
             raise Conflict("There are no unbilled charges on this account.")
         unpriced = [c.code for c in lines if not c.priced]
         if unpriced:
+            codes = ", ".join(sorted(set(unpriced)))
             raise Conflict(
-                f"{len(unpriced)} charge(s) have no tariff price ({', '.join(sorted(set(unpriced)))})"
-                ": add the price to the tariff and re-price them first."
+                f"{len(unpriced)} charge(s) have no tariff price ({codes}): "
+                "add the price to the tariff and re-price them first."
             )
         number = numbers.bill_number()
         bill = Bill(
@@ -374,6 +377,7 @@ def bill_cancel(*, actor, bill: Bill, reason: str) -> Bill:
     require_perm(actor, Perm.BILLING_COLLECT)
     reason = require_reason(reason, why="Say why the bill is cancelled")
     with transaction.atomic():
+        locked(Account.objects).get(pk=bill.account_id)
         current = locked(Bill.objects).get(pk=bill.pk)
         if current.cancelled_at is not None:
             raise Conflict(f"Bill {current.number} is already cancelled.")
@@ -451,6 +455,8 @@ def payment_receive(
     reference = _check_reference(mode, reference)
     if bill is not None and bill.account_id != account.pk:
         raise ValidationFailed({"bill": [f"Bill {bill.number} is not on this account."]})
+    if bill is not None and bill.cancelled_at is not None:
+        raise Conflict(f"Bill {bill.number} is cancelled: nothing is due on it.")
     with transaction.atomic():
         current = locked(Account.objects).get(pk=account.pk)
         due = selectors.balance(current)
@@ -540,12 +546,15 @@ def _check_refundable(account: Account, value: Decimal, *, waiting: Payment | No
         )
 
 
-def _decide(model, pk: int, *, actor, approve: bool, note: str):
-    """Lock a waiting request and check who may decide it."""
+def _decide(model, pk: int, *, actor, approve: bool):
+    """Lock the request's account, then the waiting request, and check who may decide."""
     require_perm(actor, Perm.BILLING_APPROVE)
-    current = locked(model.objects).filter(pk=pk).first()
-    if current is None:
+    found = model.objects.filter(pk=pk).first()
+    if found is None:
         raise NotFound("No such request.")
+    account_id = found.account_id if model is Payment else found.bill.account_id
+    locked(Account.objects).get(pk=account_id)  # the same lock order as the counter's
+    current = locked(model.objects).get(pk=pk)
     if current.status != ApprovalStatus.AWAITING:
         raise Conflict(f"This request was already {current.get_status_display().lower()}.")
     if current.requested_by_id == actor.pk:
@@ -560,13 +569,11 @@ def _decide(model, pk: int, *, actor, approve: bool, note: str):
 def refund_decide(*, actor, refund: Payment, approve: bool, note: str = "") -> Payment:
     note = require_reason(note, why="Add a note to the decision") if not approve else note.strip()
     with transaction.atomic():
-        current, before = _decide(Payment, refund.pk, actor=actor, approve=approve, note=note)
+        current, before = _decide(Payment, refund.pk, actor=actor, approve=approve)
         if approve:
             _check_refundable(current.account, current.amount, waiting=current)
             _mark_paid(current)
-        ledger.save_sealed(
-            current, actor=actor, before=before, reason=note or "refund approved"
-        )
+        ledger.save_sealed(current, actor=actor, before=before, reason=note or "refund approved")
     return current
 
 
@@ -576,6 +583,7 @@ def discount_request(*, actor, bill: Bill, amount, reason: str) -> Discount:
     value = _amount(amount)
     reason = require_reason(reason, why="Say why the discount is given")
     with transaction.atomic():
+        locked(Account.objects).get(pk=bill.account_id)  # discounts change what is due
         current = locked(Bill.objects).get(pk=bill.pk)
         if current.cancelled_at is not None:
             raise Conflict(f"Bill {current.number} is cancelled.")
@@ -604,10 +612,8 @@ def discount_request(*, actor, bill: Bill, amount, reason: str) -> Discount:
 def discount_decide(*, actor, discount: Discount, approve: bool, note: str = "") -> Discount:
     note = require_reason(note, why="Add a note to the decision") if not approve else note.strip()
     with transaction.atomic():
-        current, before = _decide(Discount, discount.pk, actor=actor, approve=approve, note=note)
-        ledger.save_sealed(
-            current, actor=actor, before=before, reason=note or "discount approved"
-        )
+        current, before = _decide(Discount, discount.pk, actor=actor, approve=approve)
+        ledger.save_sealed(current, actor=actor, before=before, reason=note or "discount approved")
     return current
 
 

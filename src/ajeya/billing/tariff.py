@@ -231,7 +231,7 @@ def _check(data: dict, departments: set[str]) -> tuple[list[dict], list[dict], l
             problems.append(f"{where}: no department with code {dept!r}")
         prices = spec.get("prices", {})
         if not isinstance(prices, dict) or not prices:
-            problems.append(f"{where}: prices must be a table like {{ general = \"10.00\" }}")
+            problems.append(f'{where}: prices must be a table like {{ general = "10.00" }}')
             prices = {}
         parsed = {}
         for rate, amount in prices.items():
@@ -275,7 +275,9 @@ def load(path: Path = STARTER, *, actor=None) -> Loaded:
     existing = {i.code: i for i in TariffItem.objects.all()}
     known = set(existing) | {i["code"] for i in items}
     problems += [
-        f"revision of unknown item {r.get('code')!r}" for r in revisions if r.get("code") not in known
+        f"revision of unknown item {r.get('code')!r}"
+        for r in revisions
+        if r.get("code") not in known
     ]
     if problems:
         raise ValidationFailed({"file": problems})
@@ -298,8 +300,15 @@ def load(path: Path = STARTER, *, actor=None) -> Loaded:
             loaded.items += 1
             for rate, amount in spec["prices"].items():
                 share = spec["shares"].get(rate) if rate in SCHEME_RATE_CLASSES else None
-                price_add(actor=actor, item=item, rate_class=rate, amount=amount,
-                          effective_from=spec["start"], scheme_share=share, system=True)  # fmt: skip
+                price_add(
+                    actor=actor,
+                    item=item,
+                    rate_class=rate,
+                    amount=amount,
+                    effective_from=spec["start"],
+                    scheme_share=share,
+                    system=True,
+                )
                 loaded.prices += 1
         for rev in revisions:
             item = existing[rev["code"]]

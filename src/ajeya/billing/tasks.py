@@ -18,9 +18,7 @@ log = logging.getLogger(__name__)
 def billing_capture() -> int:
     result = capture.capture()
     if result.unpriced:
-        log.warning(
-            "charges without a tariff price: %s", ", ".join(sorted(set(result.unpriced)))
-        )
+        log.warning("charges without a tariff price: %s", ", ".join(sorted(set(result.unpriced))))
     if result.posted or result.reversed:
         log.info("billing capture: %d posted, %d reversed", result.posted, result.reversed)
     return result.posted
