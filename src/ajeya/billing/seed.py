@@ -127,6 +127,25 @@ def _package(cashier) -> None:
         )
 
 
+def _settle(cashier, counters, counts) -> None:
+    """The scheme pays its share of the first scheme patient's final bill."""
+    bill = (
+        Bill.objects.filter(account__kind=AccountKind.IPD, scheme_amount__gt=0)
+        .order_by("pk")
+        .first()
+    )
+    if bill is None:
+        return
+    due = selectors.balance(bill.account).scheme_due
+    if due > 0:
+        services.payment_receive(
+            actor=cashier, account=bill.account, counter=counters["IPD-1"], amount=due,
+            mode=PaymentMode.SCHEME, kind=PaymentKind.SETTLEMENT, reference="CLM-2611-0193",
+            bill=bill,
+        )  # fmt: skip
+        counts["payments"] += 1
+
+
 def _awaiting(rng, cashier, counters) -> None:
     """A large refund and a large discount for the administrator to decide."""
     stay = next(
@@ -171,6 +190,7 @@ def seed_billing(*, seed: int = 1) -> dict[str, int]:
     counters = {c.code: c for c in Counter.objects.all()}
     _package(cashier)
     _wards(rng, cashier, counters, counts)
+    _settle(cashier, counters, counts)
     _opd_day(rng, cashier, counters, counts)
     _awaiting(rng, cashier, counters)
     counts["charges"] = Charge.objects.count()
