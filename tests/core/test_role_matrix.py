@@ -70,6 +70,18 @@ POST_ONLY = {
     "lab:acknowledge",
     "lab:message_match",
     "lab:message_dismiss",
+    "billing:charge_add",
+    "billing:bill_make",
+    "billing:payment",
+    "billing:refund",
+    "billing:package",
+    "billing:charge_reverse",
+    "billing:charge_reprice",
+    "billing:bill_payment",
+    "billing:bill_discount",
+    "billing:bill_cancel",
+    "billing:refund_decide",
+    "billing:discount_decide",
 }
 
 
@@ -84,6 +96,8 @@ class World:
     lab_order: object = None
     lab_sample: object = None
     lab_report: object = None
+    bill: object = None
+    receipt: object = None
 
 
 def make_world(make_user) -> World:
@@ -111,7 +125,30 @@ def make_world(make_user) -> World:
     opd.visit_call_next(actor=doctor, clinic=clinic)
     opd.consultation_save(actor=doctor, visit=visit, complaints="fever", diagnoses=["R50.9"])
     admission = make_admission(clerk, doctor, clinic, other)
-    return World(patient, appointment, visit, admission, *make_lab(make_user, patient))
+    return World(
+        patient,
+        appointment,
+        visit,
+        admission,
+        *make_lab(make_user, patient),
+        *make_billing(make_user, patient),
+    )
+
+
+def make_billing(make_user, patient):
+    """The patient's registration fee and lab tests billed and part paid in cash."""
+    from ajeya.billing import capture, services
+    from tests.billing import factories
+
+    factories.load_tariff()
+    factories.counter("OPD-1")
+    cashier = make_user(Role.BILLING_CLERK, username="world-cashier")
+    capture.capture(patient=patient)
+    bill = services.bill_create(actor=cashier, account=services.account_for(patient=patient))
+    receipt = services.payment_receive(
+        actor=cashier, account=bill.account, counter="OPD-1", amount="10", mode="cash", bill=bill
+    )
+    return bill, receipt
 
 
 def make_lab(make_user, patient):
@@ -207,6 +244,26 @@ def sample_kwargs(name: str, world: World, user) -> dict:
             return {"number": world.admission.number}
     if app == "lab":
         return lab_kwargs(page, world)
+    if app == "billing":
+        return billing_kwargs(page, world)
+    return {}
+
+
+def billing_kwargs(page: str, world: World) -> dict:
+    if page == "account":
+        return {"uhid": world.patient.uhid}
+    if page in {"stay", "interim_pdf"}:
+        return {"number": world.admission.number}
+    if page in {"charge_add", "bill_make", "payment", "refund", "package"}:
+        return {"number": world.bill.account.number}
+    if page in {"charge_reverse", "charge_reprice", "refund_decide", "discount_decide"}:
+        return {"pk": 1}
+    if page in {"bill", "bill_payment", "bill_discount", "bill_cancel", "bill_pdf"}:
+        return {"pk": world.bill.pk}
+    if page == "receipt_pdf":
+        return {"pk": world.receipt.pk}
+    if page == "tariff_price":
+        return {"code": "REG"}
     return {}
 
 
