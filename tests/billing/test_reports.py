@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 
 from ajeya.billing import capture, reports, services
 from ajeya.billing.models import PaymentKind
+from ajeya.core import money
 from ajeya.core.errors import ValidationFailed
 from ajeya.core.roles import Role
 from tests.billing import factories as f
@@ -30,17 +31,17 @@ DAY = dt.date(2026, 11, 27)
 def test_allocate_by_largest_remainder_worked_by_hand():
     # 50.00 over 10 : 50 : 30 is 5.5555…, 27.7777…, 16.6666…: two paise left over go
     # to the largest remainders (.78 and .67), the smallest stays rounded down.
-    assert reports.allocate(D("50.00"), [D(10), D(50), D(30)]) == [
+    assert money.allocate(D("50.00"), [D(10), D(50), D(30)]) == [
         D("5.55"),
         D("27.78"),
         D("16.67"),
     ]
-    assert reports.allocate(D("40.00"), [D(10), D(50), D(30)]) == [
+    assert money.allocate(D("40.00"), [D(10), D(50), D(30)]) == [
         D("4.45"),
         D("22.22"),
         D("13.33"),
     ]
-    assert reports.allocate(D("-0.01"), [D(1), D(1)]) == [D("-0.01"), D("0.00")]
+    assert money.allocate(D("-0.01"), [D(1), D(1)]) == [D("-0.01"), D("0.00")]
 
 
 @given(
@@ -50,7 +51,7 @@ def test_allocate_by_largest_remainder_worked_by_hand():
 def test_allocate_always_adds_up_to_the_paisa(amount, weights):
     if sum(weights) <= 0:
         weights = [*weights, D("1")]
-    parts = reports.allocate(amount, weights)
+    parts = money.allocate(amount, weights)
     assert sum(parts) == amount
     assert all(p == p.quantize(D("0.01")) for p in parts)
     whole = sum(weights)
@@ -60,7 +61,7 @@ def test_allocate_always_adds_up_to_the_paisa(amount, weights):
 
 def test_allocate_refuses_weights_that_cannot_share():
     with pytest.raises(ValueError, match="weights"):
-        reports.allocate(D("1.00"), [D(0), D(0)])
+        money.allocate(D("1.00"), [D(0), D(0)])
 
 
 # -- the report -------------------------------------------------------------------------

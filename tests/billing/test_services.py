@@ -214,7 +214,7 @@ def test_discount_limited_to_the_bill_and_needs_reason(tariff, clerk):
     patient = PatientFactory()
     capture.capture(patient=patient)
     bill = services.bill_create(actor=clerk, account=_opd(patient))
-    with pytest.raises(ValidationFailed, match="reason|Say why"):
+    with pytest.raises(ValidationFailed, match="Say why"):
         services.discount_request(actor=clerk, bill=bill, amount="5", reason="")
     with pytest.raises(ValidationFailed, match="more than the patient's share"):
         services.discount_request(actor=clerk, bill=bill, amount="10.50", reason="poor patient")
@@ -242,7 +242,7 @@ def test_bed_days_by_midnight_and_final_bill_with_deposit(tariff, clerk):
     from tests.ipd import factories as ipd
 
     ward = ipd.ward("W1", rooms={"1": ["general", "icu"]})
-    general, icu = ipd.beds(ward)
+    general, _icu = ipd.beds(ward)
     doctor = f.staff(Role.DOCTOR, "dr-ward")
     unit = schedule.clinic("MED-1")
     start = clock.now() - dt.timedelta(days=3)

@@ -214,8 +214,10 @@ def _post(batch: list[Service]) -> Captured:
     if not todo:
         return done
     items = {i.code: i for i in TariffItem.objects.filter(code__in={s.code for s in todo})}
+    # New accounts first, each in its own transaction: an account number is drawn under
+    # a row lock, which must not be taken after this batch's first ledger entry.
+    accounts = _accounts(todo)
     with transaction.atomic():
-        accounts = _accounts(todo)
         charges = []
         for s in todo:
             account = accounts[(s.patient.pk, s.admission.pk if s.admission else None)]

@@ -29,17 +29,6 @@ CLOSE_MODES = (("cash", "Cash"), ("card", "Card"), ("upi", "UPI"))
 TARIFF_PAGE = 100
 
 
-class _Rupees:
-    """`money.inr` for templates, through the core `get_item` filter:
-    {{ inr|get_item:amount }} prints ₹1,23,456.78."""
-
-    def get(self, value, default=""):
-        return default if value is None else money.inr(value)
-
-
-INR = _Rupees()
-
-
 def _shown(section: reports.Section) -> reports.Section:
     """A report table as the page prints it: money in rupees, counts as they are."""
 
@@ -93,7 +82,6 @@ def collections(request):
             "form": form,
             "report": report,
             "sections": [_shown(s) for s in reports.sections(report)] if report else [],
-            "inr": INR,
             "mode_chart": charts.by_mode_svg(report.by_mode) if report else "",
             "department_chart": charts.by_department_svg(report.by_department) if report else "",
             "query": request.GET.urlencode(),
@@ -215,7 +203,6 @@ def day_close(request):
             "expected_total": money.total(expected.get(m, money.ZERO) for m, _ in CLOSE_MODES),
             "closed": closed,
             "past": reports.closes_of(request.user),
-            "inr": INR,
         },
         status=status,
     )
@@ -238,7 +225,6 @@ def approvals(request):
             "refunds": refunds,
             "discounts": discounts,
             "limit": money.inr(settings.AJEYA_BILLING_APPROVAL_LIMIT),
-            "inr": INR,
         },
     )
 
@@ -314,7 +300,6 @@ def tariff_list(request):
             "today": today,
             "pager_query": f"q={query}" if query else "",
             "can_manage": has_perm(request.user, Perm.TARIFF_MANAGE),
-            "inr": INR,
         },
     )
 
@@ -357,7 +342,6 @@ def tariff_price(request, code: str):
             "form": form,
             "periods": reports.price_periods(item),
             "today": clock.today(),
-            "inr": INR,
         },
         status=status,
     )

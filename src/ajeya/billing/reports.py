@@ -79,24 +79,6 @@ def _counter(code: str | None) -> Counter | None:
 # -- splitting a payment across departments ---------------------------------------------
 
 
-def allocate(amount: Decimal, weights: list[Decimal]) -> list[Decimal]:
-    """`amount` split in proportion to `weights` (none negative, their sum above zero):
-    each part is rounded once, down to the paisa, and the paise left over go one each to
-    the parts with the largest remainders (ties: the earlier part), so the parts add up
-    to `amount` exactly (the largest-remainder method)."""
-    whole = sum(weights, ZERO)
-    if whole <= 0 or any(w < 0 for w in weights):
-        raise ValueError("weights must be zero or more with a sum above zero")
-    sign = -1 if amount < 0 else 1
-    paise = int(abs(amount) / money.PAISA)
-    exact = [Decimal(paise) * w / whole for w in weights]
-    parts = [int(x) for x in exact]  # truncation: every x is zero or more
-    order = sorted(range(len(weights)), key=lambda i: (parts[i] - exact[i], i))
-    for i in order[: paise - sum(parts)]:
-        parts[i] += 1
-    return [sign * Decimal(p) * money.PAISA for p in parts]
-
-
 # -- the report --------------------------------------------------------------------------
 
 
@@ -241,7 +223,7 @@ def _department_rows(done: QuerySet[Payment]) -> list[Row]:
             continue
         shape = (amount, *weights)
         if shape not in splits:
-            splits[shape] = allocate(amount, list(weights))
+            splits[shape] = money.allocate(amount, list(weights))
         for key, part in zip(keys, splits[shape], strict=True):
             if part:
                 found = sums[key, kind]

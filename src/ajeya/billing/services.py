@@ -271,6 +271,8 @@ def charge_reprice(*, actor, charge: Charge) -> Charge:
                 f"{current.service_date:%d-%m-%Y}."
             )
         before = state_of(current)
+        if current.department_id is None:  # captured before its tariff item existed
+            current.department = fresh.department
         for field in ("item", "rate_class", "unit_price", "tax_rate", "amount", "tax",
                       "scheme_amount", "patient_amount", "in_package", "priced"):  # fmt: skip
             setattr(current, field, getattr(fresh, field))
@@ -300,14 +302,15 @@ def package_book(*, actor, account: Account, code: str, reason: str) -> Account:
             raise ValidationFailed(
                 {"code": [f"The patient's scheme does not cover {item.code} ({item.name})."]}
             )
-        before = state_of(current)
-        current.package = item
-        ledger.save_sealed(current, actor=actor, before=before, reason=reason)
+        # Every row lock before the first ledger entry (core.locking, rule 2).
         covered = list(
             locked(Charge.objects)
             .filter(account=current, bill__isnull=True, reverses__isnull=True, reversal=None)
             .filter(item__kind__in=PACKAGE_COVERS)
         )
+        before = state_of(current)
+        current.package = item
+        ledger.save_sealed(current, actor=actor, before=before, reason=reason)
         reverse_charges(covered, actor=actor, reason=f"included in package {item.code}")
         again = [
             build_charge(

@@ -215,6 +215,7 @@ def _check(data: dict, departments: set[str]) -> tuple[list[dict], list[dict], l
             problems.append(f"[schemes]: {rate} share must be a percentage from 0 to 100")
     items, revisions, codes = [], [], set()
     for n, spec in enumerate(data.get("item", []), 1):
+        spec = {**spec, "code": str(spec.get("code", "")).strip().upper()}
         where = f"item {n} ({spec.get('code', '?')})"
         if set(spec) - ITEM_FIELDS:
             problems.append(f"{where}: unknown fields {sorted(set(spec) - ITEM_FIELDS)}")
@@ -241,6 +242,7 @@ def _check(data: dict, departments: set[str]) -> tuple[list[dict], list[dict], l
             parsed[rate] = _price(amount, f"{where} {rate} price", problems)
         items.append({**spec, "prices": parsed})
     for n, spec in enumerate(data.get("revision", []), 1):
+        spec = {**spec, "code": str(spec.get("code", "")).strip().upper()}
         where = f"revision {n} ({spec.get('code', '?')})"
         if set(spec) - REVISION_FIELDS:
             problems.append(f"{where}: unknown fields {sorted(set(spec) - REVISION_FIELDS)}")

@@ -113,17 +113,6 @@ def _reversed_ids(charges) -> set[int]:
     return {c.reverses_id for c in charges if c.reverses_id}
 
 
-class _Rupees:
-    """`money.inr` for templates, through the core `get_item` filter:
-    {{ inr|get_item:bill.amount }} prints ₹1,23,456.78."""
-
-    def get(self, value, default=""):
-        return default if value is None else money.inr(value)
-
-
-INR = _Rupees()
-
-
 def account_url(account: Account) -> str:
     if account.kind == AccountKind.IPD:
         return reverse("billing:stay", args=[account.admission.number])
@@ -185,7 +174,6 @@ def _account_page(request, account: Account, *, status: int = 200, **given):
         if account.kind == AccountKind.OPD
         else [],
         "collect": collect,
-        "inr": INR,
     }
     if collect:
         ipd = account.kind == AccountKind.IPD
@@ -469,7 +457,7 @@ def _bill_data(bill: Bill) -> dict:
 
 def _bill_page(request, bill: Bill, *, status: int = 200, **given):
     data = _bill_data(bill)
-    context = {**data, "account": bill.account, "patient": bill.account.patient, "inr": INR}
+    context = {**data, "account": bill.account, "patient": bill.account.patient}
     collect = has_perm(request.user, Perm.BILLING_COLLECT) and bill.cancelled_at is None
     if collect:
         due = max(min(data["figures"]["due"], selectors.balance(bill.account).patient_due), 0)

@@ -42,15 +42,16 @@ def parse(text: str | Decimal | int, *, allow_zero: bool = False, what: str = "A
         raise MoneyError(f"{what} '{text}' is not a number.") from None
     if not value.is_finite():
         raise MoneyError(f"{what} '{text}' is not a number.")
-    if value != value.quantize(PAISA, rounding=ROUND_HALF_UP):
-        raise MoneyError(f"{what} {raw} has more than two decimal places (paise).")
+    # Size first: quantizing an absurd number (1E+100) would overflow the context.
     if value < 0:
         raise MoneyError(f"{what} cannot be negative ({raw}).")
-    if value == 0 and not allow_zero:
-        raise MoneyError(f"{what} must be more than zero.")
     if value > MAX_AMOUNT:
         raise MoneyError(f"{what} {raw} is more than the largest amount, {MAX_AMOUNT}.")
-    return value.quantize(PAISA)
+    if value != value.quantize(PAISA, rounding=ROUND_HALF_UP):
+        raise MoneyError(f"{what} {raw} has more than two decimal places (paise).")
+    if value == 0 and not allow_zero:
+        raise MoneyError(f"{what} must be more than zero.")
+    return value.quantize(PAISA) + 0  # + 0: "-0" is 0.00
 
 
 def line_amount(quantity: Decimal, unit_price: Decimal) -> Decimal:
@@ -66,6 +67,24 @@ def split(total: Decimal, percent: Decimal) -> tuple[Decimal, Decimal]:
     """(`percent` share, the rest): the two always add up to `total` exactly."""
     share = percent_of(total, percent)
     return share, total - share
+
+
+def allocate(amount: Decimal, weights: list[Decimal]) -> list[Decimal]:
+    """`amount` split in proportion to `weights` (none negative, their sum above zero):
+    each part is rounded once, down to the paisa, and the paise left over go one each to
+    the parts with the largest remainders (ties: the earlier part), so the parts add up
+    to `amount` exactly (the largest-remainder method)."""
+    whole = sum(weights, ZERO)
+    if whole <= 0 or any(w < 0 for w in weights):
+        raise ValueError("weights must be zero or more with a sum above zero")
+    sign = -1 if amount < 0 else 1
+    paise = int(abs(amount) / PAISA)
+    exact = [Decimal(paise) * w / whole for w in weights]
+    parts = [int(x) for x in exact]  # truncation: every x is zero or more
+    order = sorted(range(len(weights)), key=lambda i: (parts[i] - exact[i], i))
+    for i in order[: paise - sum(parts)]:
+        parts[i] += 1
+    return [sign * Decimal(p) * PAISA for p in parts]
 
 
 def total(amounts: Iterable[Decimal]) -> Decimal:

@@ -23,3 +23,11 @@ def role_label(value):
 def sum_attr(items, name):
     """{{ days|sum_attr:"booked" }}: the sum of one attribute over a list."""
     return sum(getattr(item, name) or 0 for item in items or [])
+
+
+@register.filter
+def inr(value):
+    """{{ bill.amount|inr }}: ₹1,23,456.78 (Indian grouping); empty for no value."""
+    from ajeya.core import money
+
+    return "" if value in (None, "") else money.inr(value)
