@@ -235,6 +235,17 @@ def test_day_close_records_differences_and_only_once(tariff, clerk):
     assert (cash.expected, cash.counted, cash.difference) == (D("500"), D("480"), D("-20"))
     with pytest.raises(Conflict, match="already closed"):
         services.day_close(actor=clerk, counter="OPD-1", date=clock.today(), counted={})
+    # Money taken after the close would not be in it: refused at that counter.
+    with pytest.raises(Conflict, match="day at OPD-1 is closed"):
+        services.payment_receive(
+            actor=clerk, account=account, counter="OPD-1", amount="5", mode="cash",
+            kind=PaymentKind.DEPOSIT,
+        )  # fmt: skip
+    other = services.payment_receive(
+        actor=clerk, account=account, counter=f.counter("OPD-2"), amount="5", mode="cash",
+        kind=PaymentKind.DEPOSIT,
+    )  # fmt: skip
+    assert other.number.startswith("R/OPD-2/")
 
 
 def test_bed_days_by_midnight_and_final_bill_with_deposit(tariff, clerk):

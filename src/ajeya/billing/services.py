@@ -425,6 +425,15 @@ def _check_reference(mode: str, reference: str) -> str:
     return reference
 
 
+def _day_open(counter: Counter, cashier) -> None:
+    """A cashier who has closed the day at a counter takes no more money there that day:
+    the close would no longer match the drawer."""
+    if DayClose.objects.filter(counter=counter, cashier=cashier, date=clock.today()).exists():
+        raise Conflict(
+            f"Your day at {counter.code} is closed: take this at another counter or tomorrow."
+        )
+
+
 def _mark_paid(payment: Payment) -> None:
     payment.paid_at = clock.now()
     payment.number = numbers.receipt_number(
@@ -460,6 +469,7 @@ def payment_receive(
         raise ValidationFailed({"bill": [f"Bill {bill.number} is not on this account."]})
     if bill is not None and bill.cancelled_at is not None:
         raise Conflict(f"Bill {bill.number} is cancelled: nothing is due on it.")
+    _day_open(counter, actor)
     with transaction.atomic():
         current = locked(Account.objects).get(pk=account.pk)
         due = selectors.balance(current)
@@ -513,6 +523,8 @@ def refund_request(
     reason = require_reason(reason, why="Say why the money is refunded")
     if mode not in (PaymentMode.CASH, PaymentMode.CARD, PaymentMode.UPI):
         raise ValidationFailed({"mode": ["A refund is paid in cash, to the card, or by UPI."]})
+    if not _needs_approval(value):
+        _day_open(counter, actor)
     with transaction.atomic():
         current = locked(Account.objects).get(pk=account.pk)
         _check_refundable(current, value)
@@ -643,8 +655,8 @@ def day_close(
             errors[mode] = [str(exc)]
     if errors:
         raise ValidationFailed(errors)
-    expected = selectors.expected_takings(counter=counter, cashier=actor, date=date)
     with transaction.atomic():
+        expected = selectors.expected_takings(counter=counter, cashier=actor, date=date)
         if DayClose.objects.filter(counter=counter, cashier=actor, date=date).exists():
             raise Conflict(f"Your day at {counter.code} on {date:%d-%m-%Y} is already closed.")
         close = DayClose(
