@@ -12,6 +12,7 @@ BENCHMARKS = {
     "opd": "bench.opd",
     "ipd": "bench.ipd",
     "lab": "bench.lab",
+    "billing": "bench.billing",
 }
 
 

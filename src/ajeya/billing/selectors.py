@@ -23,6 +23,7 @@ from ajeya.billing.models import (
     PaymentMode,
 )
 from ajeya.core import money
+from ajeya.core.errors import NotFound
 
 ZERO = money.ZERO
 
@@ -172,3 +173,113 @@ def awaiting_approval() -> tuple[QuerySet[Payment], QuerySet[Discount]]:
         "bill__account__patient", "requested_by"
     )
     return refunds, discounts
+
+
+# -- what the counter's pages read ------------------------------------------------------
+
+
+def account_get(number: str) -> Account:
+    account = (
+        Account.objects.select_related("patient", "admission", "package")
+        .filter(number=number.strip().upper())
+        .first()
+    )
+    if account is None:
+        raise NotFound(f"No account has number {number}.")
+    return account
+
+
+def bill_get(pk: int) -> Bill:
+    bill = (
+        Bill.objects.select_related(
+            "account__patient",
+            "account__admission",
+            "account__package",
+            "created_by",
+            "cancelled_by",
+        )
+        .filter(pk=pk)
+        .first()
+    )
+    if bill is None:
+        raise NotFound(f"No bill {pk}.")
+    return bill
+
+
+def charge_get(pk: int) -> Charge:
+    charge = (
+        Charge.objects.select_related("account__patient", "account__admission", "account__package")
+        .filter(pk=pk)
+        .first()
+    )
+    if charge is None:
+        raise NotFound(f"No charge {pk}.")
+    return charge
+
+
+def payment_get(pk: int) -> Payment:
+    payment = (
+        Payment.objects.select_related(
+            "account__patient",
+            "account__admission",
+            "counter",
+            "bill",
+            "requested_by",
+            "decided_by",
+        )
+        .filter(pk=pk)
+        .first()
+    )
+    if payment is None:
+        raise NotFound(f"No payment {pk}.")
+    return payment
+
+
+def payments_in(query) -> list[Payment]:
+    return list(query.select_related("counter", "bill", "requested_by").order_by("requested_at"))
+
+
+def reversed_ids(charges) -> set[int]:
+    return {c.reverses_id for c in charges if c.reverses_id}
+
+
+MONEY_KINDS = (PaymentKind.PAYMENT, PaymentKind.DEPOSIT)
+
+
+def bill_figures(bill: Bill, lines: list[Charge], payments: list[Payment], discounts) -> dict:
+    patient_now = money.total(c.patient_amount for c in lines)
+    given = money.total(d.amount for d in discounts if d.status == ApprovalStatus.DONE)
+    paid = money.total(
+        p.amount for p in payments if p.status == ApprovalStatus.DONE and p.kind in MONEY_KINDS
+    )
+    settled = money.total(
+        p.amount
+        for p in payments
+        if p.status == ApprovalStatus.DONE and p.kind == PaymentKind.SETTLEMENT
+    )
+    scheme_now = money.total(c.scheme_amount for c in lines)
+    return {
+        "amount": money.total(c.amount for c in lines),
+        "tax": money.total(c.tax for c in lines),
+        "scheme": scheme_now,
+        "patient": patient_now,
+        "discounts": given,
+        "paid": paid,
+        "settled": settled,
+        "due": patient_now - given - paid,
+        "scheme_due": scheme_now - settled,
+    }
+
+
+def bill_statement(bill: Bill) -> dict:
+    lines = list(bill_lines(bill))
+    payments = payments_in(bill.payments.all())
+    discounts = list(bill.discounts.select_related("requested_by", "decided_by"))
+    return {
+        "bill": bill,
+        "lines": lines,
+        "reversed": reversed_ids(lines),
+        "payments": payments,
+        "discounts": discounts,
+        "figures": bill_figures(bill, lines, payments, discounts),
+    }

@@ -16,23 +16,21 @@ from django.contrib import messages
 from django.db.models import Sum
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from ajeya.billing import capture, documents, forms, selectors, services
+from ajeya.billing import capture, forms, selectors, services
 from ajeya.billing.models import (
     Account,
     AccountKind,
     ApprovalStatus,
     Bill,
-    Charge,
     Counter,
     ItemKind,
     Payment,
     PaymentKind,
     TariffItem,
 )
-from ajeya.core import money, pdf
+from ajeya.core import money
 from ajeya.core.errors import ApplicationError, NotFound, ValidationFailed
 from ajeya.core.forms import add_service_errors
 from ajeya.core.roles import Perm, has_perm, permission_required
@@ -43,74 +41,6 @@ from ajeya.patients import selectors as patient_selectors
 
 SEARCH_LIMIT = 25
 MONEY_KINDS = (PaymentKind.PAYMENT, PaymentKind.DEPOSIT)
-
-
-# -- reads the pages need (simple lookups; the sums are the selectors') -----------------
-
-
-def _account_get(number: str) -> Account:
-    account = (
-        Account.objects.select_related("patient", "admission", "package")
-        .filter(number=number.strip().upper())
-        .first()
-    )
-    if account is None:
-        raise NotFound(f"No account has number {number}.")
-    return account
-
-
-def _bill_get(pk: int) -> Bill:
-    bill = (
-        Bill.objects.select_related(
-            "account__patient",
-            "account__admission",
-            "account__package",
-            "created_by",
-            "cancelled_by",
-        )
-        .filter(pk=pk)
-        .first()
-    )
-    if bill is None:
-        raise NotFound(f"No bill {pk}.")
-    return bill
-
-
-def _charge_get(pk: int) -> Charge:
-    charge = (
-        Charge.objects.select_related("account__patient", "account__admission", "account__package")
-        .filter(pk=pk)
-        .first()
-    )
-    if charge is None:
-        raise NotFound(f"No charge {pk}.")
-    return charge
-
-
-def _payment_get(pk: int) -> Payment:
-    payment = (
-        Payment.objects.select_related(
-            "account__patient",
-            "account__admission",
-            "counter",
-            "bill",
-            "requested_by",
-            "decided_by",
-        )
-        .filter(pk=pk)
-        .first()
-    )
-    if payment is None:
-        raise NotFound(f"No payment {pk}.")
-    return payment
-
-
-def _payments(query) -> list[Payment]:
-    return list(query.select_related("counter", "bill", "requested_by").order_by("requested_at"))
-
-
-def _reversed_ids(charges) -> set[int]:
-    return {c.reverses_id for c in charges if c.reverses_id}
 
 
 def account_url(account: Account) -> str:
@@ -163,12 +93,12 @@ def _account_page(request, account: Account, *, status: int = 200, **given):
         "patient": account.patient,
         "admission": account.admission,
         "charges": charges,
-        "reversed": _reversed_ids(charges),
+        "reversed": selectors.reversed_ids(charges),
         "unpriced": [c for c in charges if not c.priced],
         "bills": list(
             account.bills.select_related("created_by").annotate(now=Sum("lines__patient_amount"))
         ),
-        "payments": _payments(account.payments.all()),
+        "payments": selectors.payments_in(account.payments.all()),
         "balance": selectors.balance(account),
         "stays": [a for a in selectors.accounts_of(account.patient) if a.kind == AccountKind.IPD]
         if account.kind == AccountKind.OPD
@@ -196,7 +126,7 @@ def _account_page(request, account: Account, *, status: int = 200, **given):
     return render(request, "billing/account.html", context, status=status)
 
 
-def _open(patient, admission=None, *, actor) -> Account:
+def open_account(patient, admission=None, *, actor) -> Account:
     """Post the patient's pending charges, then the account (opened on first use)."""
     capture.capture(patient=patient)
     return services.account_for(patient=patient, admission=admission, actor=actor)
@@ -205,7 +135,7 @@ def _open(patient, admission=None, *, actor) -> Account:
 @permission_required(Perm.BILLING_VIEW)
 def account(request, uhid: str):
     patient = patient_selectors.patient_get(uhid)
-    opened = _open(patient, actor=request.user)
+    opened = open_account(patient, actor=request.user)
     opened.patient = patient
     return _account_page(request, opened)
 
@@ -213,7 +143,7 @@ def account(request, uhid: str):
 @permission_required(Perm.BILLING_VIEW)
 def stay(request, number: str):
     admission = ipd_selectors.admission_get(number)
-    opened = _open(admission.patient, admission, actor=request.user)
+    opened = open_account(admission.patient, admission, actor=request.user)
     opened.patient, opened.admission = admission.patient, admission
     return _account_page(request, opened)
 
@@ -254,7 +184,7 @@ def _on_account(view):
 
     @wraps(view)
     def wrapped(request, number: str):
-        target = _account_get(number)
+        target = selectors.account_get(number)
         form, write, name = view(request, target)
         return _act(
             request,
@@ -383,7 +313,7 @@ def package(request, target: Account):
 
 
 def _on_charge(request, pk: int, write):
-    charge = _charge_get(pk)
+    charge = selectors.charge_get(pk)
     return _act(
         request,
         forms.ReasonForm(request.POST),
@@ -416,47 +346,8 @@ def charge_reprice(request, pk: int):
 # -- a bill ----------------------------------------------------------------------------
 
 
-def _bill_figures(bill: Bill, lines: list[Charge], payments: list[Payment], discounts) -> dict:
-    patient_now = money.total(c.patient_amount for c in lines)
-    given = money.total(d.amount for d in discounts if d.status == ApprovalStatus.DONE)
-    paid = money.total(
-        p.amount for p in payments if p.status == ApprovalStatus.DONE and p.kind in MONEY_KINDS
-    )
-    settled = money.total(
-        p.amount
-        for p in payments
-        if p.status == ApprovalStatus.DONE and p.kind == PaymentKind.SETTLEMENT
-    )
-    scheme_now = money.total(c.scheme_amount for c in lines)
-    return {
-        "amount": money.total(c.amount for c in lines),
-        "tax": money.total(c.tax for c in lines),
-        "scheme": scheme_now,
-        "patient": patient_now,
-        "discounts": given,
-        "paid": paid,
-        "settled": settled,
-        "due": patient_now - given - paid,
-        "scheme_due": scheme_now - settled,
-    }
-
-
-def _bill_data(bill: Bill) -> dict:
-    lines = list(selectors.bill_lines(bill))
-    payments = _payments(bill.payments.all())
-    discounts = list(bill.discounts.select_related("requested_by", "decided_by"))
-    return {
-        "bill": bill,
-        "lines": lines,
-        "reversed": _reversed_ids(lines),
-        "payments": payments,
-        "discounts": discounts,
-        "figures": _bill_figures(bill, lines, payments, discounts),
-    }
-
-
 def _bill_page(request, bill: Bill, *, status: int = 200, **given):
-    data = _bill_data(bill)
+    data = selectors.bill_statement(bill)
     context = {**data, "account": bill.account, "patient": bill.account.patient}
     collect = has_perm(request.user, Perm.BILLING_COLLECT) and bill.cancelled_at is None
     if collect:
@@ -481,13 +372,13 @@ def _bill_page(request, bill: Bill, *, status: int = 200, **given):
 
 @permission_required(Perm.BILLING_VIEW)
 def bill(request, pk: int):
-    return _bill_page(request, _bill_get(pk))
+    return _bill_page(request, selectors.bill_get(pk))
 
 
 def _on_bill(view):
     @wraps(view)
     def wrapped(request, pk: int):
-        target = _bill_get(pk)
+        target = selectors.bill_get(pk)
         form, write, name = view(request, target)
         return _act(
             request,
@@ -557,59 +448,3 @@ def bill_cancel(request, target: Bill):
         )
 
     return forms.CancelForm(request.POST), write, "cancel_form"
-
-
-# -- printed documents -----------------------------------------------------------------
-
-
-def _safe(number: str) -> str:
-    return number.replace("/", "-")
-
-
-@permission_required(Perm.BILLING_VIEW)
-@never_cache
-def bill_pdf(request, pk: int):
-    target = _bill_get(pk)
-    data = _bill_data(target)
-    seen(request, [target.account.patient.uhid], AccessKind.PRINTED)
-    content = documents.bill_pdf(
-        target,
-        lines=data["lines"],
-        payments=data["payments"],
-        discounts=data["discounts"],
-        figures=data["figures"],
-        printed_by=pdf.printed_by(request),
-    )
-    return pdf.response(content, f"bill-{_safe(target.number)}.pdf")
-
-
-@permission_required(Perm.BILLING_VIEW)
-@never_cache
-def interim_pdf(request, number: str):
-    """The running bill of a stay: charges so far (fresh bed-days posted first), the
-    deposits, the estimated balance."""
-    admission = ipd_selectors.admission_get(number)
-    found = _open(admission.patient, admission, actor=request.user)
-    found.patient, found.admission = admission.patient, admission
-    seen(request, [admission.patient.uhid], AccessKind.PRINTED)
-    content = documents.interim_pdf(
-        found,
-        charges=list(selectors.unbilled(found)),
-        payments=_payments(found.payments.filter(status=ApprovalStatus.DONE)),
-        balance=selectors.balance(found),
-        printed_by=pdf.printed_by(request),
-    )
-    return pdf.response(content, f"interim-{admission.number}.pdf")
-
-
-@permission_required(Perm.BILLING_VIEW)
-@never_cache
-def receipt_pdf(request, pk: int):
-    """A receipt, or a refund voucher; a refund awaiting approval has no number and no
-    paper yet."""
-    found = _payment_get(pk)
-    if found.number is None:
-        raise NotFound("This refund is awaiting approval: it has no voucher yet.")
-    seen(request, [found.account.patient.uhid], AccessKind.PRINTED)
-    content = documents.receipt_pdf(found, printed_by=pdf.printed_by(request))
-    return pdf.response(content, f"receipt-{_safe(found.number)}.pdf")
