@@ -161,7 +161,11 @@ def charge_post(
     """A service the counter or ward adds by hand (procedures, certificates) from the tariff."""
     require_perm(actor, Perm.BILLING_COLLECT)
     errors: dict[str, list[str]] = {}
-    item = TariffItem.objects.filter(code=code.strip().upper(), is_active=True).first()
+    item = (
+        TariffItem.objects.select_related("department")
+        .filter(code=code.strip().upper(), is_active=True)
+        .first()
+    )
     if item is None:
         errors["code"] = [f"No active tariff item has the code {code.strip()!r}."]
     elif item.kind == ItemKind.PACKAGE:
@@ -367,10 +371,12 @@ def bill_create(*, actor, account: Account) -> Bill:
             patient_amount=money.total(c.patient_amount for c in lines),
         )
         ledger.create_sealed(bill, actor=actor)
-        befores = {c.pk: state_of(c) for c in lines}
+        befores = [state_of(c) for c in lines]
         for c in lines:
             c.bill = bill
-            ledger.save_sealed(c, actor=actor, before=befores[c.pk], reason=f"billed on {number}")
+        ledger.save_sealed_many(
+            lines, actor=actor, befores=befores, fields=["bill"], reason=f"billed on {number}"
+        )
     return bill
 
 

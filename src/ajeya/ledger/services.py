@@ -296,3 +296,31 @@ def create_sealed_many(instances: list[Any], *, actor: Any, reason: str = "") ->
         for instance, after in zip(instances, afters, strict=True)
     )
     return afters
+
+
+def save_sealed_many(
+    instances: list[Any], *, actor: Any, befores: list[dict], fields: list[str], reason: str
+) -> list[dict]:
+    """Save changed rows of one ledgered model with their new seals and record each
+    update (before and after): one UPDATE statement and one ledger append for the lot
+    (a bill's lines) instead of two statements per row. `fields` are the columns that
+    changed; `befores` the rows' states taken under their locks before the change."""
+    if not instances:
+        return []
+    model = type(instances[0])
+    ledgered = registry.for_model(model)
+    afters = [registry.seal(instance) for instance in instances]
+    update_rows(model, instances, [*fields, "seal"])
+    record_many(
+        Change(
+            action=LedgerAction.UPDATE,
+            subject_type=ledgered.subject_type,
+            subject_id=ledgered.subject_id(instance),
+            before=before,
+            after=after,
+            reason=reason,
+            actor=actor,
+        )
+        for instance, before, after in zip(instances, befores, afters, strict=True)
+    )
+    return afters
