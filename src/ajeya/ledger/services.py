@@ -204,6 +204,8 @@ def record(change: Change) -> LedgerEntry | None:
 
 def record_many(changes: Iterable[Change]) -> int:
     """Append many changes at once (seeding, back-entry): the same chain, bulk inserts."""
+    if not _recording:
+        return 0
     when = clock.now()
     return _insert(CHANGES, _rows(CHANGES, (_change_entry(c, when) for c in changes)))
 
