@@ -332,3 +332,43 @@ def test_xlsx_has_the_same_sections_with_money_as_numbers(day):
         D("10.00"),
         D("138.00"),
     ]
+
+
+def test_bills_paid_in_full_are_summed_in_sql_exactly_as_split_one_by_one(
+    db, clock_at, monkeypatch
+):
+    """The SQL shortcut for payments of a whole bill gives what allocating each payment
+    would: the lines' shares exactly, counted once per department with money in it."""
+    f.load_tariff()
+    deepak, counter = f.cashier(), f.counter("OPD-1")
+    clock_at(2026, 11, 27, 9, 0)
+    for name, codes, payments in (
+        ("Full One", ["PROC-ECG", "PROC-DRESS"], ["90"]),  # REG 10 + 50 + 30, one payment
+        ("Full Two", ["PROC-ECG"], ["60"]),
+        ("Part Paid", ["PROC-DRESS"], ["15", "25"]),
+    ):
+        patient = PatientFactory(name=name)
+        capture.capture(patient=patient)
+        account = services.account_for(patient=patient)
+        for code in codes:
+            services.charge_post(actor=deepak, account=account, code=code)
+        bill = services.bill_create(actor=deepak, account=account)
+        for amount in payments:
+            services.payment_receive(
+                actor=deepak, account=account, counter=counter, amount=amount, mode="cash",
+                bill=bill,
+            )  # fmt: skip
+    clock_at(2026, 11, 27, 20, 0)
+
+    def by_department():
+        return {
+            r.label: (r.receipts, r.collected)
+            for r in reports.collections(start=DAY, end=DAY).by_department
+        }
+
+    fast = by_department()
+    monkeypatch.setattr(reports, "_paid_in_full", lambda done: done.none().values("pk"))
+    assert by_department() == fast
+    assert fast["Department CARD"] == (2, D("100.00"))
+    assert fast["Department MRD"] == (4, D("30.00"))
+    assert fast["Department SURG"] == (3, D("60.00"))

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
 
 from ajeya.billing.models import (
     ApprovalStatus,
@@ -189,6 +189,22 @@ def _bill_shares(done: QuerySet[Payment]) -> dict[int, Shares]:
     }
 
 
+def _paid_in_full(done: QuerySet[Payment]) -> QuerySet[Payment]:
+    """Payments whose amount is their bill's whole patient share as it was made."""
+    share = (
+        Charge.objects.filter(bill=OuterRef("bill"), reverses__isnull=True)
+        .values("bill")
+        .annotate(s=Sum("patient_amount"))
+        .values("s")
+    )
+    return (
+        done.filter(kind=PaymentKind.PAYMENT, bill__isnull=False)
+        .annotate(share=Subquery(share))
+        .filter(amount=F("share"))
+        .values("pk")
+    )
+
+
 def _department_rows(done: QuerySet[Payment]) -> list[Row]:
     """Money per department: a payment against a bill is split across the bill's
     departments in proportion to each one's patient share on the bill as it was made (a
@@ -203,16 +219,34 @@ def _department_rows(done: QuerySet[Payment]) -> list[Row]:
         .values_list("kind", "n", "total")
     ):
         unbilled.add(kind, amount, n)
+    sums: dict[tuple[str, str], list] = defaultdict(lambda: [0, ZERO])  # count, amount
+    # Most payments pay their bill's whole patient share at once: their split is the
+    # lines' shares exactly, with nothing to round, so SQL sums them by department.
+    full = _paid_in_full(done)
+    for dept_id, n, amount in (
+        Charge.objects.filter(reverses__isnull=True, bill__payments__in=full)
+        .values("department_id")
+        .annotate(
+            n=Count("bill__payments", distinct=True, filter=Q(patient_amount__gt=0)),
+            total=Sum("patient_amount"),
+        )
+        .order_by()
+        .values_list("department_id", "n", "total")
+    ):
+        if n:
+            found = sums[str(dept_id) if dept_id else "-", PaymentKind.PAYMENT]
+            found[0] += n
+            found[1] += amount
+    rest = done.exclude(pk__in=full)
     # Payments of the same amount on the same bill split the same way: one row each.
     on_bills = list(
-        done.filter(bill__isnull=False)
+        rest.filter(bill__isnull=False)
         .values_list("bill_id", "kind", "amount")
         .annotate(n=Count("id"))
         .order_by()
     )
-    bills = _bill_shares(done) if on_bills else {}
+    bills = _bill_shares(rest) if on_bills else {}
     splits: dict[tuple, list[Decimal]] = {}  # bills made alike split a fee alike
-    sums: dict[tuple[str, str], list] = defaultdict(lambda: [0, ZERO])  # count, amount
     for bill_id, kind, amount, n in on_bills:
         keys, patient, scheme, total = bills.get(bill_id, ((), (), (), ()))
         weights = scheme if kind == PaymentKind.SETTLEMENT else patient
