@@ -173,6 +173,7 @@ INSTALLED_APPS = [
     "ajeya.ipd",
     "ajeya.lab",
     "ajeya.billing",
+    "ajeya.reports",
 ]
 
 MIDDLEWARE = [

@@ -15,6 +15,7 @@ urlpatterns = [
     path("ipd/", include("ajeya.ipd.urls")),
     path("lab/", include("ajeya.lab.urls")),
     path("billing/", include("ajeya.billing.urls")),
+    path("reports/", include("ajeya.reports.urls")),
 ]
 
 handler403 = "ajeya.core.views.permission_denied"

@@ -75,6 +75,8 @@ class Perm(models.TextChoices):
     BILLING_CLOSE = "billing.close", "Close the cashier's day at a counter"
     BILLING_REPORTS = "billing.reports", "See and export collection reports"
     TARIFF_MANAGE = "billing.tariff", "Set tariff prices and cash counters"
+    REPORTS_VIEW = "reports.view", "Run and export the hospital's standard MIS reports"
+    REPORTS_SCHEDULE = "reports.schedule", "Schedule reports and read the reports archive"
     STAFF_VIEW = "staff.view", "See staff accounts"
     STAFF_MANAGE = "staff.manage", "Create staff accounts, reset two-factor, unlock"
 
@@ -152,6 +154,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.BILLING_CLOSE: {Role.BILLING_CLERK},
             Perm.BILLING_REPORTS: {Role.BILLING_CLERK, Role.HOSPITAL_ADMIN, Role.AUDITOR},
             Perm.TARIFF_MANAGE: {Role.HOSPITAL_ADMIN},
+            Perm.REPORTS_VIEW: {Role.HOSPITAL_ADMIN, Role.AUDITOR},
+            Perm.REPORTS_SCHEDULE: {Role.HOSPITAL_ADMIN},
             Perm.STAFF_VIEW: {Role.IT_SECURITY, Role.HOSPITAL_ADMIN, Role.AUDITOR},
             Perm.STAFF_MANAGE: {Role.IT_SECURITY},
         }.items()

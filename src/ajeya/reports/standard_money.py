@@ -1,0 +1,1 @@
+"""Money standard reports: collections, department-wise revenue."""
