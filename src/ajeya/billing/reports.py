@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 
 from ajeya.billing.models import (
     ApprovalStatus,
@@ -190,18 +190,19 @@ def _bill_shares(done: QuerySet[Payment]) -> dict[int, Shares]:
 
 
 def _paid_in_full(done: QuerySet[Payment]) -> QuerySet[Payment]:
-    """Payments whose amount is their bill's whole patient share as it was made."""
-    share = (
-        Charge.objects.filter(bill=OuterRef("bill"), reverses__isnull=True)
-        .values("bill")
-        .annotate(s=Sum("patient_amount"))
-        .values("s")
-    )
+    """Payments of their bill's whole patient share, on bills that have no reversal
+    lines (so the bill's stored share is its lines' as made): no correlated subquery,
+    so the database evaluates it once."""
     return (
         done.filter(kind=PaymentKind.PAYMENT, bill__isnull=False)
-        .annotate(share=Subquery(share))
-        .filter(amount=F("share"))
+        .filter(amount=F("bill__patient_amount"))
+        .exclude(
+            bill_id__in=Charge.objects.filter(reverses__isnull=False, bill__isnull=False)
+            .values("bill_id")
+            .order_by()
+        )
         .values("pk")
+        .order_by()
     )
 
 
@@ -227,7 +228,7 @@ def _department_rows(done: QuerySet[Payment]) -> list[Row]:
         Charge.objects.filter(reverses__isnull=True, bill__payments__in=full)
         .values("department_id")
         .annotate(
-            n=Count("bill__payments", distinct=True, filter=Q(patient_amount__gt=0)),
+            n=Count("bill", distinct=True, filter=Q(patient_amount__gt=0)),
             total=Sum("patient_amount"),
         )
         .order_by()
