@@ -189,20 +189,18 @@ def _bill_shares(done: QuerySet[Payment]) -> dict[int, Shares]:
     }
 
 
-def _paid_in_full(done: QuerySet[Payment]) -> QuerySet[Payment]:
+def _paid_in_full() -> Q:
     """Payments of their bill's whole patient share, on bills that have no reversal
-    lines (so the bill's stored share is its lines' as made): no correlated subquery,
-    so the database evaluates it once."""
-    return (
-        done.filter(kind=PaymentKind.PAYMENT, bill__isnull=False)
-        .filter(amount=F("bill__patient_amount"))
-        .exclude(
-            bill_id__in=Charge.objects.filter(reverses__isnull=False, bill__isnull=False)
-            .values("bill_id")
-            .order_by()
-        )
-        .values("pk")
+    lines (so the bill's stored share is the sum of its lines as made)."""
+    reversed_bills = (
+        Charge.objects.filter(reverses__isnull=False, bill__isnull=False)
+        .values("bill_id")
         .order_by()
+    )
+    return (
+        Q(kind=PaymentKind.PAYMENT, bill__isnull=False)
+        & Q(amount=F("bill__patient_amount"))
+        & ~Q(bill_id__in=reversed_bills)
     )
 
 
@@ -223,22 +221,22 @@ def _department_rows(done: QuerySet[Payment]) -> list[Row]:
     sums: dict[tuple[str, str], list] = defaultdict(lambda: [0, ZERO])  # count, amount
     # Most payments pay their bill's whole patient share at once: their split is the
     # lines' shares exactly, with nothing to round, so SQL sums them by department.
-    full = _paid_in_full(done)
+    full = _paid_in_full()
     for dept_id, n, amount in (
-        Charge.objects.filter(reverses__isnull=True, bill__payments__in=full)
-        .values("department_id")
+        done.filter(full)
+        .values("bill__lines__department_id")
         .annotate(
-            n=Count("bill", distinct=True, filter=Q(patient_amount__gt=0)),
-            total=Sum("patient_amount"),
+            n=Count("id", distinct=True, filter=Q(bill__lines__patient_amount__gt=0)),
+            total=Sum("bill__lines__patient_amount"),
         )
         .order_by()
-        .values_list("department_id", "n", "total")
+        .values_list("bill__lines__department_id", "n", "total")
     ):
         if n:
             found = sums[str(dept_id) if dept_id else "-", PaymentKind.PAYMENT]
             found[0] += n
             found[1] += amount
-    rest = done.exclude(pk__in=full)
+    rest = done.exclude(full)
     # Payments of the same amount on the same bill split the same way: one row each.
     on_bills = list(
         rest.filter(bill__isnull=False)
