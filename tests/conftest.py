@@ -62,6 +62,12 @@ def _department_hooks_restored():
 
 
 @pytest.fixture(autouse=True)
+def _reports_archive_in_tmp(settings, tmp_path_factory):
+    """Scheduled reports write files: never into the developer's ./var."""
+    settings.AJEYA_REPORTS_ARCHIVE_DIR = tmp_path_factory.mktemp("reports-archive")
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings, request):
     """Argon2 is deliberately slow; tests that are about hashing opt out with a marker."""
     if "real_hashing" not in request.keywords:

@@ -151,6 +151,12 @@ if not AJEYA_BILLING_APPROVAL_LIMIT.is_finite() or AJEYA_BILLING_APPROVAL_LIMIT 
 # lab tests, bed-days); the capture is idempotent, so overlap costs only time.
 AJEYA_BILLING_CAPTURE_DAYS = env_int("AJEYA_BILLING_CAPTURE_DAYS", 3, minimum=1)
 
+# --- Reports -----------------------------------------------------------------------------
+# Where scheduled reports are kept (files named by their SHA-256, never overwritten).
+AJEYA_REPORTS_ARCHIVE_DIR = Path(
+    env("AJEYA_REPORTS_ARCHIVE_DIR", str(VAR_DIR / "reports-archive"))
+).resolve()
+
 # --- Applications ------------------------------------------------------------------------
 INSTALLED_APPS = [
     "django.contrib.auth",
