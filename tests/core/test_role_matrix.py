@@ -82,6 +82,7 @@ POST_ONLY = {
     "billing:bill_cancel",
     "billing:refund_decide",
     "billing:discount_decide",
+    "reports:schedule_stop",
 }
 
 
@@ -246,6 +247,16 @@ def sample_kwargs(name: str, world: World, user) -> dict:
         return lab_kwargs(page, world)
     if app == "billing":
         return billing_kwargs(page, world)
+    if app == "reports" and page in {"schedule_stop", "archive_file"}:
+        from ajeya.reports import services as reports
+
+        if page == "archive_file" and Perm.REPORTS_SCHEDULE in ROLE_PERMISSIONS[Role(user.role)]:
+            reports.schedule_create(actor=user, slug="department-revenue", frequency="daily")
+            (run,) = reports.run_due()  # a real archived file to download
+            return {"pk": run.pk, "fmt": "csv"}
+        return {"pk": 1, **({"fmt": "csv"} if page == "archive_file" else {})}
+    if app == "reports" and page in {"report", "report_export"}:
+        return {"slug": "opd-census", **({"fmt": "csv"} if page == "report_export" else {})}
     return {}
 
 

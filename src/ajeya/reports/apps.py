@@ -7,4 +7,8 @@ class ReportsConfig(AppConfig):
     verbose_name = "Reports and MIS"
 
     def ready(self) -> None:
-        from ajeya.reports import standard  # noqa: F401  (registers the standard reports)
+        from ajeya.ledger.registry import register
+        from ajeya.reports import models, standard  # noqa: F401  (standard registers reports)
+
+        register(models.ReportSchedule, "reports.schedule")
+        register(models.ReportRun, "reports.run")

@@ -1,1 +1,89 @@
-"""Money standard reports: collections, department-wise revenue."""
+"""Money standard reports: collections (billing's collection report as tables) and
+department-wise revenue billed. Both are for whoever may see billing's reports."""
+
+from __future__ import annotations
+
+from django.db.models import Sum
+
+from ajeya.billing import reports as billing_reports
+from ajeya.billing.models import Charge
+from ajeya.core import money
+from ajeya.core.models import Department
+from ajeya.core.periods import Period
+from ajeya.core.roles import Perm
+from ajeya.core.tables import Table
+from ajeya.reports.registry import Report, register
+
+BY_DEPARTMENT = "By department"
+REVENUE_COLUMNS = ["Department", "Gross", "Tax", "Total", "Scheme pays", "Patient pays"]
+
+
+def collections(period: Period, department: Department | None) -> list[Table]:
+    """Money received and paid back in the period: by counter, cashier, mode and
+    department. A department filter keeps only that department's share of the money."""
+    c = billing_reports.collections(start=period.start, end=period.end)
+    by_title = {s.title: s for s in billing_reports.sections(c)}
+    rows_of = {"By counter": c.by_counter, "By cashier": c.by_cashier, "By mode": c.by_mode,
+               BY_DEPARTMENT: c.by_department}  # fmt: skip
+    tables = []
+    for title, rows in rows_of.items():
+        section = by_title[title]
+        table = Table(title, section.header, section.rows, section.total, " ".join(c.notes))
+        if title == BY_DEPARTMENT and department is not None:
+            key = str(department.pk)
+            table.rows = [line for r, line in zip(rows, section.rows, strict=True) if r.key == key]
+            table.total = None
+            table.note = (
+                f"Only {department.name}'s share of the money; the other tables are for "
+                "the whole hospital."
+            )
+        tables.append(table)
+    return tables
+
+
+def department_revenue(period: Period, department: Department | None) -> list[Table]:
+    """Revenue on bills made in the period, per department of each line (reversals that
+    joined a bill count against it, so a cancelled bill adds nothing)."""
+    first, last = period.bounds()
+    charges = Charge.objects.filter(bill__created_at__gte=first, bill__created_at__lt=last)
+    if department is not None:
+        charges = charges.filter(department=department)
+    groups = (
+        charges.values("department_id", "department__name")
+        .annotate(
+            gross=Sum("amount"), tax=Sum("tax"), scheme=Sum("scheme_amount"),
+            patient=Sum("patient_amount"),
+        )
+        .order_by()
+    )  # fmt: skip
+    rows = []
+    total = [money.ZERO] * 5
+    for g in sorted(
+        groups, key=lambda g: (g["department_id"] is None, g["department__name"] or "")
+    ):
+        cells = [g["gross"], g["tax"], g["gross"] + g["tax"], g["scheme"], g["patient"]]
+        rows.append([g["department__name"] or billing_reports.NO_DEPARTMENT, *cells])
+        total = [a + b for a, b in zip(total, cells, strict=True)]
+    note = f"Only {department.name}." if department is not None else ""
+    return [Table("Revenue billed by department", REVENUE_COLUMNS, rows, ["Total", *total], note)]
+
+
+register(
+    Report(
+        slug="collections",
+        title="Collections",
+        description="Money received and paid back per counter, cashier, mode and department.",
+        perm=Perm.BILLING_REPORTS,
+        compute=collections,
+        max_days=billing_reports.MAX_DAYS,
+    )
+)
+register(
+    Report(
+        slug="department-revenue",
+        title="Department-wise revenue",
+        description="Revenue billed per department: gross, tax, and what schemes and patients pay.",
+        perm=Perm.BILLING_REPORTS,
+        compute=department_revenue,
+    )
+)
