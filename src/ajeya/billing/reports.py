@@ -31,13 +31,13 @@ from ajeya.billing.models import (
     TariffPrice,
 )
 from ajeya.billing.selectors import day_bounds
-from ajeya.core import clock, money
+from ajeya.core import money
 from ajeya.core.errors import NotFound, ValidationFailed
 from ajeya.core.models import Department
+from ajeya.core.periods import Period
 
 ZERO = money.ZERO
 MAX_DAYS = 92
-EARLIEST = dt.date(2000, 1, 1)
 NO_BILL = "Advance deposits / not yet billed"
 NO_DEPARTMENT = "No department"
 ALL_COUNTERS = "All counters"
@@ -47,24 +47,7 @@ ALL_COUNTERS = "All counters"
 
 
 def _check_period(start: dt.date, end: dt.date) -> None:
-    latest = clock.today() + dt.timedelta(days=366)
-    far = {
-        name: [f"Choose a day between {EARLIEST:%d-%m-%Y} and {latest:%d-%m-%Y}."]
-        for name, day in (("start", start), ("end", end))
-        if not EARLIEST <= day <= latest
-    }
-    if far:
-        raise ValidationFailed(far)
-    if end < start:
-        raise ValidationFailed(
-            {"end": [f"The last day ({end:%d-%m-%Y}) is before the first ({start:%d-%m-%Y})."]}
-        )
-    days = (end - start).days + 1
-    if days > MAX_DAYS:
-        raise ValidationFailed(
-            {"start": [f"Choose at most {MAX_DAYS} days; {start:%d-%m-%Y} to "
-                       f"{end:%d-%m-%Y} is {days} days."]}
-        )  # fmt: skip
+    Period(start, end).check(max_days=MAX_DAYS)
 
 
 def _counter(code: str | None) -> Counter | None:
