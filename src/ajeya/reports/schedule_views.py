@@ -14,7 +14,7 @@ from ajeya.core.errors import ApplicationError, ValidationFailed
 from ajeya.core.forms import add_service_errors
 from ajeya.core.models import Department
 from ajeya.core.roles import Perm, permission_required
-from ajeya.reports import registry, services
+from ajeya.reports import registry, selectors, services
 from ajeya.reports.models import Frequency
 
 
@@ -38,7 +38,7 @@ def _schedules_page(request, form: ScheduleForm, status: int = 200):
         "reports/schedules.html",
         {
             "form": form,
-            "schedules": list(services.schedules()),
+            "schedules": list(selectors.schedules()),
             "titles": {slug: r.title for slug, r in registry.REPORTS.items()},
             "departments": Department.objects.filter(is_active=True).order_by("code"),
         },
@@ -78,7 +78,7 @@ def schedules(request):
 @permission_required(Perm.REPORTS_SCHEDULE)
 @require_POST
 def schedule_stop(request, pk: int):
-    schedule = services.schedule_get(pk)
+    schedule = selectors.schedule_get(pk)
     try:
         services.schedule_stop(
             actor=request.user, schedule=schedule, reason=request.POST.get("reason", "")
@@ -96,7 +96,7 @@ def archive(request):
         request,
         "reports/archive.html",
         {
-            "runs": list(services.runs()),
+            "runs": list(selectors.runs()),
             "titles": {slug: r.title for slug, r in registry.REPORTS.items()},
         },
     )
@@ -104,7 +104,7 @@ def archive(request):
 
 @permission_required(Perm.REPORTS_SCHEDULE)
 def archive_file(request, pk: int, fmt: str):
-    found = services.archived_file(pk, fmt)
+    found = selectors.archived_file(pk, fmt)
     response = HttpResponse(found.data, content_type=found.content_type)
     response["Content-Disposition"] = f'attachment; filename="{found.name}"'
     return response

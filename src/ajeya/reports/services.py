@@ -8,15 +8,13 @@ import datetime as dt
 import hashlib
 import os
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
 
 from ajeya.core import clock
-from ajeya.core.errors import Conflict, NotFound, PermissionRefused, ValidationFailed
+from ajeya.core.errors import Conflict, PermissionRefused, ValidationFailed
 from ajeya.core.models import Department
 from ajeya.core.periods import Period
 from ajeya.core.roles import Perm, has_perm, require_perm
@@ -204,54 +202,3 @@ def run_due(now: dt.datetime | None = None) -> list[ReportRun]:
         if run is not None:
             runs.append(run)
     return runs
-
-
-# -- reads for the schedule pages ---------------------------------------------------------
-
-
-def schedules() -> QuerySet[ReportSchedule]:
-    return ReportSchedule.objects.select_related("department", "created_by").order_by(
-        "-active", "report", "frequency", "pk"
-    )
-
-
-def schedule_get(pk: int) -> ReportSchedule:
-    found = ReportSchedule.objects.filter(pk=pk).first()
-    if found is None:
-        raise NotFound("There is no such schedule.")
-    return found
-
-
-def runs(limit: int = 200) -> QuerySet[ReportRun]:
-    return ReportRun.objects.select_related("schedule", "schedule__department").order_by(
-        "-generated_at", "-pk"
-    )[:limit]
-
-
-@dataclass(frozen=True)
-class ArchivedFile:
-    name: str
-    content_type: str
-    data: bytes
-
-
-def archived_file(pk: int, fmt: str) -> ArchivedFile:
-    """A run's stored file, after checking its bytes still hash to what was recorded."""
-    run = ReportRun.objects.filter(pk=pk).first()
-    if run is None or fmt not in FORMATS or fmt not in run.files:
-        raise NotFound("There is no such file in the reports archive.")
-    entry = run.files[fmt]
-    path = archive_dir() / f"{entry['sha256']}.{fmt}"
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise Conflict(
-            f"The archived file {entry['name']} is missing from the archive; "
-            "tell the IT team (restore it from a backup)."
-        ) from None
-    if hashlib.sha256(data).hexdigest() != entry["sha256"]:
-        raise Conflict(
-            f"The archived file {entry['name']} has been changed since it was made "
-            "(its SHA-256 no longer matches), so it is not served. Tell the IT team."
-        )
-    return ArchivedFile(entry["name"], CONTENT_TYPES[fmt], data)
