@@ -67,6 +67,7 @@ def run_seed(*, patients: int, seed: int):
     from ajeya.lab.seed import seed_lab
     from ajeya.opd.seed import seed_clinics, seed_opd_day
     from ajeya.patients.seed import seed_patients
+    from ajeya.reports.seed import seed_reports
 
     if patients < 0:
         raise CLIError("--patients must be zero or more", EXIT_USAGE)
@@ -94,6 +95,9 @@ def run_seed(*, patients: int, seed: int):
         task = progress.add_task("Billing: tariff, charges and a day at the counters", total=None)
         billing = seed_billing(seed=seed)
         progress.update(task, total=1, completed=1)
+        task = progress.add_task("Reports: schedules and their first runs", total=None)
+        reports = seed_reports()
+        progress.update(task, total=1, completed=1)
     out.print(
         f"Seeded {len(departments)} departments, {len(logins)} staff, {patients} patients, "
         f"{len(clinics)} clinics; {day['bookings']} bookings, {day['visits']} OPD visits today "
@@ -101,7 +105,8 @@ def run_seed(*, patients: int, seed: int):
         f"admissions in two weeks, {ward_history['inpatients']} inpatients now; "
         f"{lab['tests']} lab tests in the catalogue, {lab['orders']} lab orders seeded; "
         f"{billing['charges']} charges, {billing['bills']} bills, "
-        f"{billing['payments'] + billing['deposits']} receipts."
+        f"{billing['payments'] + billing['deposits']} receipts; {reports['schedules']} "
+        f"scheduled reports ({reports['runs']} in the archive)."
     )
     return logins
 

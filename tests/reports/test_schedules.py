@@ -338,3 +338,19 @@ def test_archive_queries_do_not_grow_with_runs(admin_client, clock_at, make_user
     assert ReportRun.objects.count() > 6
     assert count() == few
     assert few <= 8
+
+
+def test_demo_schedules_are_made_once_and_run_into_the_archive(make_user):
+    from ajeya.reports.models import ReportRun, ReportSchedule
+    from ajeya.reports.seed import seed_reports
+
+    make_user(Role.HOSPITAL_ADMIN, username="admin")
+    first = seed_reports()
+    assert first == {"schedules": 3, "runs": 3}
+    assert set(ReportSchedule.objects.values_list("report", flat=True)) == {
+        "collections",
+        "opd-census",
+        "department-revenue",
+    }
+    assert all(run.status == "done" for run in ReportRun.objects.all())
+    assert seed_reports() == first  # nothing twice
