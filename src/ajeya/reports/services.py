@@ -15,6 +15,7 @@ from django.db import transaction
 
 from ajeya.core import clock
 from ajeya.core.errors import Conflict, PermissionRefused, ValidationFailed
+from ajeya.core.locking import locked
 from ajeya.core.models import Department
 from ajeya.core.periods import Period
 from ajeya.core.roles import Perm, has_perm, require_perm
@@ -109,13 +110,13 @@ def schedule_stop(*, actor, schedule: ReportSchedule, reason: str) -> ReportSche
     if not (reason or "").strip():
         raise ValidationFailed({"reason": ["Say why the schedule is stopped."]})
     with transaction.atomic():
-        locked = ReportSchedule.objects.select_for_update().get(pk=schedule.pk)
-        if not locked.active:
+        current = locked(ReportSchedule.objects).get(pk=schedule.pk)
+        if not current.active:
             raise Conflict("This schedule is already stopped.")
-        before = ledger_registry.state_of(locked)
-        locked.active = False
-        save_sealed(locked, actor=actor, before=before, reason=reason.strip())
-    return locked
+        before = ledger_registry.state_of(current)
+        current.active = False
+        save_sealed(current, actor=actor, before=before, reason=reason.strip())
+    return current
 
 
 # -- running --------------------------------------------------------------------------------
@@ -156,9 +157,10 @@ def _generate(schedule: ReportSchedule, period: Period) -> dict:
 
 def _run_one(schedule_id: int, today: dt.date) -> ReportRun | None:
     with transaction.atomic():
+        # The department is read after the lock: a lock may not reach through the
+        # outer join a nullable foreign key makes (PostgreSQL refuses it).
         schedule = (
-            ReportSchedule.objects.select_for_update()
-            .select_related("department")
+            locked(ReportSchedule.objects)
             .filter(pk=schedule_id, active=True, next_run_on__lte=today)
             .first()
         )
