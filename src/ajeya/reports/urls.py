@@ -6,6 +6,7 @@ from django.urls import include, path
 app_name = "reports"
 
 urlpatterns = [
+    path("", include("ajeya.reports.urls_dashboards")),
     path("", include("ajeya.reports.urls_reports")),
     path("", include("ajeya.reports.urls_schedules")),
 ]
