@@ -123,12 +123,10 @@ def price_add(
     return price
 
 
-def item_create(
-    *, actor, code: str, name: str, kind: str, department=None, tax_rate="0", sac_code="",
-    system: bool = False,
-) -> TariffItem:  # fmt: skip
-    if not system:
-        require_perm(actor, Perm.TARIFF_MANAGE)
+def _new_item(
+    *, code: str, name: str, kind: str, department=None, tax_rate="0", sac_code=""
+) -> TariffItem:
+    """A checked, unsaved tariff item (the file loader saves many at once)."""
     code = code.strip().upper()
     errors: dict[str, list[str]] = {}
     if not code or len(code) > MAX_CODE or not all(ch.isalnum() or ch in "-_" for ch in code):
@@ -145,9 +143,7 @@ def item_create(
         errors["tax_rate"] = ["Tax rate is a percentage from 0 to 100."]
     if errors:
         raise ValidationFailed(errors)
-    if TariffItem.objects.filter(code=code).exists():
-        raise Conflict(f"Tariff item {code} exists already.")
-    item = TariffItem(
+    return TariffItem(
         code=code,
         name=name.strip(),
         kind=kind,
@@ -155,6 +151,20 @@ def item_create(
         tax_rate=rate,
         sac_code=sac_code.strip(),
     )
+
+
+def item_create(
+    *, actor, code: str, name: str, kind: str, department=None, tax_rate="0", sac_code="",
+    system: bool = False,
+) -> TariffItem:  # fmt: skip
+    if not system:
+        require_perm(actor, Perm.TARIFF_MANAGE)
+    item = _new_item(
+        code=code, name=name, kind=kind, department=department, tax_rate=tax_rate,
+        sac_code=sac_code,
+    )  # fmt: skip
+    if TariffItem.objects.filter(code=item.code).exists():
+        raise Conflict(f"Tariff item {item.code} exists already.")
     with transaction.atomic():
         ledger.create_sealed(item, actor=actor, reason="tariff item")
     return item
@@ -285,33 +295,39 @@ def load(path: Path = STARTER, *, actor=None) -> Loaded:
         raise ValidationFailed({"file": problems})
     loaded = Loaded()
     with transaction.atomic():
-        for spec in items:
-            if spec["code"] in existing:
-                continue
-            item = item_create(
-                actor=actor,
+        # New items and their first prices in two bulk writes (each row sealed and
+        # ledgered): a new item has no price yet, so its periods cannot overlap.
+        made = [
+            _new_item(
                 code=spec["code"],
                 name=spec["name"],
                 kind=spec["kind"],
                 department=departments.get(spec.get("department", "")),
                 tax_rate=spec.get("tax_rate", "0"),
                 sac_code=spec.get("sac_code", ""),
-                system=True,
             )
-            existing[item.code] = item
-            loaded.items += 1
-            for rate, amount in spec["prices"].items():
-                share = spec["shares"].get(rate) if rate in SCHEME_RATE_CLASSES else None
-                price_add(
-                    actor=actor,
-                    item=item,
-                    rate_class=rate,
-                    amount=amount,
-                    effective_from=spec["start"],
-                    scheme_share=share,
-                    system=True,
-                )
-                loaded.prices += 1
+            for spec in items
+            if spec["code"] not in existing
+        ]
+        ledger.create_sealed_many(made, actor=actor, reason="tariff item")
+        by_code = {item.code: item for item in made}
+        prices = [
+            TariffPrice(
+                item=by_code[spec["code"]],
+                rate_class=rate,
+                amount=amount,
+                scheme_share=Decimal(str(spec["shares"].get(rate, 100)))
+                if rate in SCHEME_RATE_CLASSES
+                else money.ZERO,
+                effective_from=spec["start"],
+            )
+            for spec in items
+            if spec["code"] in by_code
+            for rate, amount in spec["prices"].items()
+        ]
+        ledger.create_sealed_many(prices, actor=actor, reason="tariff price")
+        existing.update(by_code)
+        loaded.items, loaded.prices = len(made), len(prices)
         for rev in revisions:
             item = existing[rev["code"]]
             if TariffPrice.objects.filter(
