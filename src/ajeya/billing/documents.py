@@ -131,45 +131,22 @@ def _who(user) -> str:
 # -- the page: heading lines, a table that runs over pages, totals ---------------------
 
 
-class _Page(pdf.Flow):
+class _Page(pdf.RunningFlow):
     """Lines and table rows down an A4 page; a table continued on a new page repeats its
     heading under a running line naming the patient and the document."""
 
     def __init__(self, c, *, top: float, running: str, watermark: str = "") -> None:
-        super().__init__(c, top=top, pagesize=A4, margin=MARGIN)
-        self.running, self.watermark, self.columns = running, watermark, None
+        super().__init__(c, top=top, pagesize=A4, margin=MARGIN, running=running)
+        self.watermark, self.columns = watermark, None
         self.mark()
 
     def mark(self) -> None:
-        if not self.watermark:
-            return
-        c = self.c
-        c.saveState()
-        c.setFillColorRGB(0.7, 0.1, 0.1)
-        c.setFillAlpha(0.18)
-        c.translate(WIDTH / 2, HEIGHT / 2)
-        c.rotate(45)
-        c.setFont(pdf.FONT_BOLD, 60)
-        c.drawCentredString(0, 0, self.watermark)
-        c.restoreState()
+        if self.watermark:
+            pdf.watermark(self.c, self.watermark)
 
-    def need(self, height: float) -> None:
-        if self.y - height >= self.margin + self.bottom:
-            return
-        self.c.showPage()
-        self.mark()
-        self.y = self.height - self.margin - 6 * mm
-        self.c.setFont(pdf.FONT, 7.5)
-        self.c.drawString(self.margin, self.y, self.running)
-        self.y -= 7 * mm
+    def continued(self) -> None:
         if self.columns:
             self.table_head(self.columns)
-
-    def line(self, text: str = "", *, size: float = 9.5, bold: bool = False, indent: float = 0):
-        font = pdf.FONT_BOLD if bold else pdf.FONT
-        for piece in simpleSplit(text, font, size, self.width - 2 * self.margin - indent) or [""]:
-            self.need(size * 0.42 * mm + 2.4 * mm)
-            super().line(piece, size=size, bold=bold, indent=indent)
 
     def table_head(self, columns) -> None:
         self.columns = columns

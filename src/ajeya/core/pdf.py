@@ -164,6 +164,67 @@ class Flow:
             self.line(paragraph, indent=indent)
 
 
+def watermark(
+    c: rl_canvas.Canvas,
+    text: str,
+    *,
+    subtitle: str = "",
+    size: float = 60,
+    angle: float = 45,
+    alpha: float = 0.18,
+) -> None:
+    """A pale red word across the middle of the page (CANCELLED, SUPERSEDED)."""
+    width, height = c._pagesize
+    c.saveState()
+    c.setFillColorRGB(0.7, 0.1, 0.1)
+    c.setFillAlpha(alpha)
+    c.translate(width / 2, height / 2)
+    c.rotate(angle)
+    c.setFont(FONT_BOLD, size)
+    c.drawCentredString(0, 0, text)
+    if subtitle:
+        c.setFont(FONT_BOLD, 22)
+        c.drawCentredString(0, -14 * mm, subtitle)
+    c.restoreState()
+
+
+class RunningFlow(Flow):
+    """A Flow for documents that run over pages: each new page starts with its mark (a
+    watermark, if the document has one) and a small running line naming the patient and
+    the document, then whatever the document repeats (`continued`, e.g. a table head)."""
+
+    def __init__(self, c, *, top: float, pagesize, margin: float, running: str) -> None:
+        super().__init__(c, top=top, pagesize=pagesize, margin=margin)
+        self.running = running
+
+    def mark(self) -> None:
+        """Draw the page's mark; nothing by default."""
+
+    def continued(self) -> None:
+        """Draw what a continued page repeats under its running line; nothing by default."""
+
+    def need(self, height: float) -> bool:
+        """Start a new page unless `height` still fits on this one; True if it did."""
+        if self.y - height >= self.margin + self.bottom:
+            return False
+        self.c.showPage()
+        self.mark()
+        self.y = self.height - self.margin - 6 * mm
+        self.c.setFont(FONT, 7.5)
+        self.c.drawString(self.margin, self.y, self.running)
+        self.y -= 7 * mm
+        self.continued()
+        return True
+
+    def line(self, text: str = "", *, size: float = 9.5, bold: bool = False, indent: float = 0):
+        from reportlab.lib.utils import simpleSplit
+
+        font = FONT_BOLD if bold else FONT
+        for piece in simpleSplit(text, font, size, self.width - 2 * self.margin - indent) or [""]:
+            self.need(size * 0.42 * mm + 2.4 * mm)
+            super().line(piece, size=size, bold=bold, indent=indent)
+
+
 def printed_by(request) -> str:
     """The name a printed page's footer gives for who printed it."""
     return request.user.full_name or request.user.username

@@ -176,47 +176,19 @@ def _local(value: dt.datetime) -> str:
     return f"{clock.local(value):%d-%m-%Y %H:%M} IST"
 
 
-class _Pages(pdf.Flow):
+class _Pages(pdf.RunningFlow):
     """The report's lines: a page that runs over continues on a new page with the
     patient's name and the report number at its top (and the superseded mark)."""
 
     def __init__(self, c, *, top: float, running: str, superseded: str) -> None:
-        super().__init__(c, top=top, pagesize=A4, margin=MARGIN)
-        self.running, self.superseded = running, superseded
+        super().__init__(c, top=top, pagesize=A4, margin=MARGIN, running=running)
+        self.superseded = superseded
 
     def mark(self) -> None:
-        if not self.superseded:
-            return
-        c = self.c
-        c.saveState()
-        c.setFillColorRGB(0.7, 0.1, 0.1)
-        c.setFillAlpha(0.2)
-        c.translate(WIDTH / 2, HEIGHT / 2)
-        c.rotate(50)
-        c.setFont(pdf.FONT_BOLD, 54)
-        c.drawCentredString(0, 0, "SUPERSEDED")
-        c.setFont(pdf.FONT_BOLD, 22)
-        c.drawCentredString(0, -14 * mm, self.superseded)
-        c.restoreState()
-
-    def need(self, height: float) -> bool:
-        """Start a new page unless `height` still fits on this one; True if it did."""
-        if self.y - height >= self.margin + self.bottom:
-            return False
-        self.c.showPage()
-        self.mark()
-        self.y = self.height - self.margin - 6 * mm
-        self.c.setFont(pdf.FONT, 7.5)
-        self.c.drawString(self.margin, self.y, self.running)
-        self.y -= 7 * mm
-        return True
-
-    def line(self, text: str = "", *, size: float = 9.5, bold: bool = False, indent: float = 0):
-        font = pdf.FONT_BOLD if bold else pdf.FONT
-        room = self.width - 2 * self.margin - indent
-        for piece in simpleSplit(text, font, size, room) or [""]:
-            self.need(0)
-            super().line(piece, size=size, bold=bold, indent=indent)
+        if self.superseded:
+            pdf.watermark(
+                self.c, "SUPERSEDED", subtitle=self.superseded, size=54, angle=50, alpha=0.2
+            )
 
 
 def _head(c, top: float, content: dict, report: Report, url: str) -> float:

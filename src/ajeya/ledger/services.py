@@ -275,29 +275,46 @@ def save_sealed(
     return after
 
 
+def _seal_and_record_many(
+    instances: list[Any],
+    *,
+    action: LedgerAction,
+    fields: list[str],
+    befores: list[dict | None],
+    actor: Any,
+    reason: str,
+) -> list[dict]:
+    """Seal rows already in the table, write `fields` and their seals in one UPDATE, and
+    record one entry each in one ledger append."""
+    ledgered = registry.for_model(type(instances[0]))
+    afters = [registry.seal(instance) for instance in instances]
+    update_rows(type(instances[0]), instances, [*fields, "seal"])
+    record_many(
+        Change(
+            action=action,
+            subject_type=ledgered.subject_type,
+            subject_id=ledgered.subject_id(instance),
+            before=before,
+            after=after,
+            reason=reason,
+            actor=actor,
+        )
+        for instance, before, after in zip(instances, befores, afters, strict=True)
+    )
+    return afters
+
+
 def create_sealed_many(instances: list[Any], *, actor: Any, reason: str = "") -> list[dict]:
     """Insert many rows of one ledgered model, seal them and record each creation: one
     INSERT, one seal UPDATE and one ledger append for the lot (analyzer results, an
     order's pending tests) instead of three statements per row."""
     if not instances:
         return []
-    model = type(instances[0])
-    ledgered = registry.for_model(model)
-    model._base_manager.bulk_create(instances)
-    afters = [registry.seal(instance) for instance in instances]
-    update_rows(model, instances, ["seal"])
-    record_many(
-        Change(
-            action=LedgerAction.CREATE,
-            subject_type=ledgered.subject_type,
-            subject_id=ledgered.subject_id(instance),
-            after=after,
-            reason=reason,
-            actor=actor,
-        )
-        for instance, after in zip(instances, afters, strict=True)
-    )
-    return afters
+    type(instances[0])._base_manager.bulk_create(instances)
+    return _seal_and_record_many(
+        instances, action=LedgerAction.CREATE, fields=[], befores=[None] * len(instances),
+        actor=actor, reason=reason,
+    )  # fmt: skip
 
 
 def save_sealed_many(
@@ -309,20 +326,7 @@ def save_sealed_many(
     changed; `befores` the rows' states taken under their locks before the change."""
     if not instances:
         return []
-    model = type(instances[0])
-    ledgered = registry.for_model(model)
-    afters = [registry.seal(instance) for instance in instances]
-    update_rows(model, instances, [*fields, "seal"])
-    record_many(
-        Change(
-            action=LedgerAction.UPDATE,
-            subject_type=ledgered.subject_type,
-            subject_id=ledgered.subject_id(instance),
-            before=before,
-            after=after,
-            reason=reason,
-            actor=actor,
-        )
-        for instance, before, after in zip(instances, befores, afters, strict=True)
-    )
-    return afters
+    return _seal_and_record_many(
+        instances, action=LedgerAction.UPDATE, fields=fields, befores=befores, actor=actor,
+        reason=reason,
+    )  # fmt: skip
