@@ -9,7 +9,6 @@ grouped in SQL, and the department split reads each bill's department shares onc
 from __future__ import annotations
 
 import datetime as dt
-import io
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -30,11 +29,11 @@ from ajeya.billing.models import (
     TariffItem,
     TariffPrice,
 )
-from ajeya.billing.selectors import day_bounds
-from ajeya.core import money
+from ajeya.core import money, tables
 from ajeya.core.errors import NotFound, ValidationFailed
 from ajeya.core.models import Department
 from ajeya.core.periods import Period
+from ajeya.core.tables import Table, safe_text
 
 ZERO = money.ZERO
 MAX_DAYS = 92
@@ -44,10 +43,6 @@ ALL_COUNTERS = "All counters"
 
 
 # -- the period --------------------------------------------------------------------------
-
-
-def _check_period(start: dt.date, end: dt.date) -> None:
-    Period(start, end).check(max_days=MAX_DAYS)
 
 
 def _counter(code: str | None) -> Counter | None:
@@ -254,13 +249,18 @@ def _department_rows(done: QuerySet[Payment]) -> list[Row]:
     return _rows(rows, last=("-", ""))
 
 
-def _billed(start: dt.datetime, end: dt.datetime) -> tuple[list[Billed], Billed]:
+def billed(
+    start: dt.datetime, end: dt.datetime, department: Department | None = None
+) -> tuple[list[Billed], Billed]:
     """Bills made in the period, by the department of each line (reversals that joined
-    a bill count against it, so a cancelled bill adds nothing)."""
+    a bill count against it, so a cancelled bill adds nothing); optionally one
+    department's lines only."""
     rows, total = [], Billed("", "Total")
+    charges = Charge.objects.filter(bill__created_at__gte=start, bill__created_at__lt=end)
+    if department is not None:
+        charges = charges.filter(department=department)
     for g in (
-        Charge.objects.filter(bill__created_at__gte=start, bill__created_at__lt=end)
-        .values("department_id", "department__name")
+        charges.values("department_id", "department__name")
         .annotate(
             gross=Sum("amount"), tax=Sum("tax"), scheme=Sum("scheme_amount"),
             patient=Sum("patient_amount"),
@@ -285,10 +285,9 @@ def _billed(start: dt.datetime, end: dt.datetime) -> tuple[list[Billed], Billed]
 def collections(*, start: dt.date, end: dt.date, counter: str | None = None) -> Collections:
     """Money received and paid back at the counters on the IST days `start` to `end`
     (inclusive; at most MAX_DAYS), optionally at one counter, and the revenue billed."""
-    _check_period(start, end)
+    period = Period(start, end).check(max_days=MAX_DAYS)
     chosen = _counter(counter)
-    lo, _ = day_bounds(start)
-    _, hi = day_bounds(end)
+    lo, hi = period.bounds()
     done = Payment.objects.filter(status=ApprovalStatus.DONE, paid_at__gte=lo, paid_at__lt=hi)
     if chosen is not None:
         done = done.filter(counter=chosen)
@@ -316,7 +315,7 @@ def collections(*, start: dt.date, end: dt.date, counter: str | None = None) -> 
     bills = Bill.objects.filter(created_at__gte=lo, created_at__lt=hi).aggregate(
         n=Count("id"), cancelled=Count("id", filter=Q(cancelled_at__isnull=False))
     )
-    billed, billed_total = _billed(lo, hi)
+    billed_rows, billed_total = billed(lo, hi)
     notes = []
     if chosen is not None:
         notes.append("Revenue billed is for the whole hospital: bills are not made per counter.")
@@ -329,7 +328,7 @@ def collections(*, start: dt.date, end: dt.date, counter: str | None = None) -> 
         by_mode=list(by_mode.values()),
         by_department=_department_rows(done),
         total=total,
-        billed=billed,
+        billed=billed_rows,
         billed_total=billed_total,
         bills=bills["n"],
         bills_cancelled=bills["cancelled"],
@@ -346,12 +345,7 @@ MONEY_COLUMNS = [
 BILLED_COLUMNS = ["Gross", "Tax", "Total", "Scheme pays", "Patient pays"]
 
 
-@dataclass
-class Section:
-    title: str
-    header: list[str]
-    rows: list[list]
-    total: list | None = None
+Section = Table  # a titled table with a header, rows and a total (core.tables)
 
 
 def _money_cells(r: Row) -> list:
@@ -399,13 +393,12 @@ def _heading(c: Collections) -> list[list]:
 
 
 def _text(value) -> str:
-    """A cell as CSV text; text a spreadsheet would run as a formula is quoted."""
+    """A cell as CSV text (dates ISO, money with two places); formula-like text quoted."""
     if isinstance(value, Decimal):
         return f"{value:.2f}"
     if isinstance(value, dt.date):
         return value.isoformat()
-    text = str(value)
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text
+    return safe_text(str(value))
 
 
 def csv_rows(c: Collections) -> list[list[str]]:
@@ -422,42 +415,14 @@ def csv_rows(c: Collections) -> list[list[str]]:
 def xlsx_bytes(c: Collections) -> bytes:
     """The report as one XLSX sheet laid out as the CSV is; money as numbers
     ('#,##0.00'), dates as dates."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "Collections"
-    bold = Font(bold=True)
-
-    def put(line: list, *, strong: bool = False) -> None:
-        sheet.append(line)
-        for cell in sheet[sheet.max_row]:
-            if isinstance(cell.value, str) and cell.data_type == "f":
-                cell.data_type = "s"  # a name that starts with "=" stays text, never a formula
-            elif isinstance(cell.value, Decimal):
-                cell.number_format = "#,##0.00"
-            elif isinstance(cell.value, dt.date):
-                cell.number_format = "DD-MM-YYYY"
-            if strong:
-                cell.font = bold
-
-    for n, line in enumerate(_heading(c)):
-        put(line, strong=n == 0)
-    for s in sections(c):
-        sheet.append([])
-        put([s.title], strong=True)
-        put(s.header, strong=True)
-        for line in s.rows:
-            put(line)
-        if s.total:
-            put(s.total, strong=True)
-    sheet.column_dimensions["A"].width = 36
-    for letter in "BCDEFGH":
-        sheet.column_dimensions[letter].width = 16
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    title, *heading = _heading(c)
+    return tables.xlsx_bytes(
+        title[0],
+        sections(c),
+        heading=heading,
+        sheet_name="Collections",
+        widths={"A": 36, **dict.fromkeys("BCDEFGH", 16)},
+    )
 
 
 # -- other back-office reads --------------------------------------------------------------

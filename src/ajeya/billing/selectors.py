@@ -24,6 +24,7 @@ from ajeya.billing.models import (
 )
 from ajeya.core import money
 from ajeya.core.errors import NotFound
+from ajeya.core.periods import Period
 
 ZERO = money.ZERO
 
@@ -134,18 +135,10 @@ def opd_account(patient) -> Account | None:
     return Account.objects.filter(patient=patient, kind=AccountKind.OPD).first()
 
 
-def day_bounds(date: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    """The IST day as a UTC half-open interval."""
-    from django.utils import timezone
-
-    start = timezone.make_aware(dt.datetime.combine(date, dt.time.min))
-    return start, start + dt.timedelta(days=1)
-
-
 def expected_takings(*, counter: Counter, cashier, date: dt.date) -> dict[str, Decimal]:
     """Money in minus money out per mode for one cashier's day at one counter (scheme
     settlements are not cash in the drawer and are left out)."""
-    start, end = day_bounds(date)
+    start, end = Period(date, date).bounds()
     rows = (
         Payment.objects.filter(
             counter=counter,

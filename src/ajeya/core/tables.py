@@ -42,7 +42,8 @@ def text(value: Cell) -> str:
     return str(value)
 
 
-def _safe_text(value: str) -> str:
+def safe_text(value: str) -> str:
+    """Text a spreadsheet would run as a formula, quoted so it stays text (CSV)."""
     return f"'{value}" if value.startswith(FORMULA_STARTS) else value
 
 
@@ -59,7 +60,7 @@ def csv_bytes(title: str, tables: list[Table], *, heading: list[list[str]] | Non
         for row in [*table.rows, *([table.total] if table.total else [])]:
             writer.writerow(
                 [
-                    _safe_text(v)
+                    safe_text(v)
                     if isinstance(v, str)
                     else (f"{v:.2f}" if isinstance(v, Decimal) else text(v))
                     for v in row
@@ -68,13 +69,20 @@ def csv_bytes(title: str, tables: list[Table], *, heading: list[list[str]] | Non
     return ("\ufeff" + out.getvalue()).encode()  # a BOM: spreadsheets then read UTF-8 (₹, names)
 
 
-def xlsx_bytes(title: str, tables: list[Table], *, heading: list[list[str]] | None = None) -> bytes:
+def xlsx_bytes(
+    title: str,
+    tables: list[Table],
+    *,
+    heading: list[list[Cell]] | None = None,
+    sheet_name: str = "",
+    widths: dict[str, float] | None = None,
+) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
     book = Workbook()
     sheet = book.active
-    sheet.title = title[:31]
+    sheet.title = (sheet_name or title)[:31]
     bold = Font(bold=True)
 
     def put(line: list[Cell], *, strong: bool = False) -> None:
@@ -100,6 +108,8 @@ def xlsx_bytes(title: str, tables: list[Table], *, heading: list[list[str]] | No
             put(row)
         if table.total:
             put(table.total, strong=True)
+    for letter, width in (widths or {}).items():
+        sheet.column_dimensions[letter].width = width
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -26,10 +26,6 @@ from ajeya.opd.models import Visit
 log = logging.getLogger(__name__)
 
 
-def _today_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    return Period(day, day).bounds()
-
-
 # -- OPD: footfall by department and hour, appointments vs walk-ins ---------------------
 
 
@@ -137,7 +133,7 @@ def beds(day: dt.date) -> Beds:
         ward.add(*numbers)
         categories.setdefault(r["category"], Occupancy(r["category"])).add(*numbers)
         total.add(*numbers)
-    start, end = _today_bounds(day)
+    start, end = Period(day, day).bounds()
     left = Discharge.objects.filter(discharged_at__gte=start, discharged_at__lt=end).aggregate(
         n=Count("id"), deaths=Count("id", filter=Q(kind=DischargeType.DEATH))
     )
@@ -181,7 +177,7 @@ def lab(day: dt.date) -> Lab:
     """Tests (ordered panels) ordered and cancelled today, authorised today with the
     minutes from order to authorisation, and every test still waiting for its result
     (whatever day it was ordered), per section."""
-    start, end = _today_bounds(day)
+    start, end = Period(day, day).bounds()
     labels = dict(Section.choices)
     sections = {key: LabSection(label) for key, label in Section.choices}
     total = LabSection("All sections")

@@ -3,11 +3,7 @@ department-wise revenue billed. Both are for whoever may see billing's reports."
 
 from __future__ import annotations
 
-from django.db.models import Sum
-
 from ajeya.billing import reports as billing_reports
-from ajeya.billing.models import Charge
-from ajeya.core import money
 from ajeya.core.models import Department
 from ajeya.core.periods import Period
 from ajeya.core.roles import Perm
@@ -44,28 +40,18 @@ def collections(period: Period, department: Department | None) -> list[Table]:
 def department_revenue(period: Period, department: Department | None) -> list[Table]:
     """Revenue on bills made in the period, per department of each line (reversals that
     joined a bill count against it, so a cancelled bill adds nothing)."""
-    first, last = period.bounds()
-    charges = Charge.objects.filter(bill__created_at__gte=first, bill__created_at__lt=last)
-    if department is not None:
-        charges = charges.filter(department=department)
-    groups = (
-        charges.values("department_id", "department__name")
-        .annotate(
-            gross=Sum("amount"), tax=Sum("tax"), scheme=Sum("scheme_amount"),
-            patient=Sum("patient_amount"),
-        )
-        .order_by()
-    )  # fmt: skip
-    rows = []
-    total = [money.ZERO] * 5
-    for g in sorted(
-        groups, key=lambda g: (g["department_id"] is None, g["department__name"] or "")
-    ):
-        cells = [g["gross"], g["tax"], g["gross"] + g["tax"], g["scheme"], g["patient"]]
-        rows.append([g["department__name"] or billing_reports.NO_DEPARTMENT, *cells])
-        total = [a + b for a, b in zip(total, cells, strict=True)]
+    rows, total = billing_reports.billed(*period.bounds(), department)
+    cells = [[b.label, b.gross, b.tax, b.total, b.scheme, b.patient] for b in rows]
     note = f"Only {department.name}." if department is not None else ""
-    return [Table("Revenue billed by department", REVENUE_COLUMNS, rows, ["Total", *total], note)]
+    return [
+        Table(
+            "Revenue billed by department",
+            REVENUE_COLUMNS,
+            cells,
+            ["Total", total.gross, total.tax, total.total, total.scheme, total.patient],
+            note,
+        )
+    ]
 
 
 register(
