@@ -244,8 +244,6 @@ def charge_reverse(*, actor, charge: Charge, reason: str) -> Charge:
             raise Conflict("A reversal cannot itself be reversed; post the charge again.")
         if Charge.objects.filter(reverses=current).exists():
             raise Conflict(f"{current.description} is already reversed.")
-        if current.bill_id and Bill.objects.filter(pk=current.bill_id, cancelled_at__isnull=False):
-            raise Conflict("The bill is cancelled; its lines are reversed already.")
         (made,) = reverse_charges([current], actor=actor, reason=reason)
     return made
 
