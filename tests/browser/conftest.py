@@ -8,10 +8,40 @@ missing browser is a failure.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from django.core.servers.basehttp import ThreadedWSGIServer
+from django.test.testcases import LiveServerThread
+
+# The live server shares the test's SQLite connection across threads. A page that
+# fires two requests at once (an htmx lookup while a form posts) would then run two
+# transactions on one connection, and one's commit ends the other's atomic block.
+# One request at a time, as a single connection can serve.
+
+
+class OneRequestAtATime(ThreadedWSGIServer):
+    """Connections stay threaded (a browser keeps several open); requests take turns."""
+
+    def set_app(self, application):
+        turn = threading.Lock()
+
+        def app(environ, start_response):
+            with turn:
+                # The whole response, and its close (request_finished), inside the turn.
+                result = application(environ, start_response)
+                try:
+                    return list(result)
+                finally:
+                    if hasattr(result, "close"):
+                        result.close()
+
+        super().set_app(app)
+
+
+LiveServerThread.server_class = OneRequestAtATime
 
 CHROMIUM = Path(os.environ.get("AJEYA_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
