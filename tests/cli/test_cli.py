@@ -173,6 +173,8 @@ def test_seeding_never_touches_an_account_it_did_not_make(make_user, capsys):
         ("AJEYA_LOG_LEVEL", "verbose", "AJEYA_LOG_LEVEL must be"),
         ("AJEYA_SESSION_IDLE_MINUTES", "-5", "must be at least 1"),
         ("AJEYA_VAR_DIR", "/proc/ajeya-cannot-be-here", "cannot be created"),
+        ("AJEYA_HOSPITAL_LOGO", "/no/such/logo.png", "cannot be read"),
+        ("AJEYA_HOSPITAL_LOGO", __file__, "is not a PNG or JPEG image"),
     ],
 )
 def test_bad_settings_are_one_line(variable, value, message):

@@ -16,7 +16,7 @@ def slip_qr_payload(appointment: Appointment) -> str:
     return f"AJEYA:APPT:{appointment.number}:UHID:{appointment.patient.uhid}"
 
 
-def appointment_slip(appointment: Appointment, *, printed_by: str) -> bytes:
+def appointment_slip(appointment: Appointment, *, printed_by: str, verify_url: str = "") -> bytes:
     width, _ = SLIP_SIZE
     margin = 8 * mm
     patient, clinic = appointment.patient, appointment.clinic
@@ -55,5 +55,9 @@ def appointment_slip(appointment: Appointment, *, printed_by: str) -> bytes:
         )
 
     return pdf.render(
-        title="Appointment slip", printed_by=printed_by, pagesize=SLIP_SIZE, draw_body=body
+        title="Appointment slip",
+        printed_by=printed_by,
+        verify_url=verify_url,
+        pagesize=SLIP_SIZE,
+        draw_body=body,
     )

@@ -17,6 +17,7 @@ from ajeya.core.context import client_ip
 from ajeya.core.errors import ApplicationError, ValidationFailed
 from ajeya.core.forms import add_service_errors
 from ajeya.core.roles import Perm, permission_required, public
+from ajeya.ledger import papers
 from ajeya.ledger.access import seen
 from ajeya.ledger.models import AccessKind
 from ajeya.patients import selectors as patient_selectors
@@ -188,12 +189,14 @@ def reschedule(request, number: str):
 def slip(request, number: str):
     appointment = selectors.appointment_get(number)
     seen(request, [appointment.patient.uhid], AccessKind.PRINTED)
-    return _pdf(appointment, printed_by=pdf.printed_by(request))
+    return _pdf(request, appointment, printed_by=pdf.printed_by(request))
 
 
-def _pdf(appointment, *, printed_by: str) -> HttpResponse:
+def _pdf(request, appointment, *, printed_by: str) -> HttpResponse:
     return pdf.response(
-        documents.appointment_slip(appointment, printed_by=printed_by),
+        documents.appointment_slip(
+            appointment, printed_by=printed_by, verify_url=papers.verify_url(request, appointment)
+        ),
         f"appointment-{appointment.number}.pdf",
     )
 
@@ -393,6 +396,6 @@ def self_done(request):
     appointment = selectors.appointment_get(booked["number"])
     if request.GET.get("pdf") == "1":
         seen(request, [appointment.patient.uhid], AccessKind.PRINTED)
-        return _pdf(appointment, printed_by="self-booking")
+        return _pdf(request, appointment, printed_by="self-booking")
     seen(request, [appointment.patient.uhid], AccessKind.VIEWED)
     return render(request, "appointments/self_done.html", {"appointment": appointment})

@@ -8,6 +8,7 @@ class BillingConfig(AppConfig):
 
     def ready(self) -> None:
         from ajeya.billing import models
+        from ajeya.ledger import papers
         from ajeya.ledger.registry import register
 
         register(models.TariffItem, "billing.tariff_item", subject_attname="code")
@@ -20,3 +21,11 @@ class BillingConfig(AppConfig):
         register(models.Discount, "billing.discount")
         register(models.DayClose, "billing.day_close")
         register(models.DayCloseLine, "billing.day_close_line")
+        papers.register(models.Bill, "Bill")
+        papers.register(models.Account, "Interim bill")
+        papers.register(
+            models.Payment,
+            "Receipt",
+            name=lambda p: p.number,
+            titled=lambda p: "Refund voucher" if p.kind == models.PaymentKind.REFUND else "Receipt",
+        )

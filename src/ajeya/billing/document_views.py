@@ -12,6 +12,7 @@ from ajeya.core import pdf
 from ajeya.core.errors import NotFound
 from ajeya.core.roles import Perm, permission_required
 from ajeya.ipd import selectors as ipd_selectors
+from ajeya.ledger import papers
 from ajeya.ledger.access import seen
 from ajeya.ledger.models import AccessKind
 
@@ -33,6 +34,7 @@ def bill_pdf(request, pk: int):
         discounts=data["discounts"],
         figures=data["figures"],
         printed_by=pdf.printed_by(request),
+        verify_url=papers.verify_url(request, target),
     )
     return pdf.response(content, f"bill-{_safe(target.number)}.pdf")
 
@@ -52,6 +54,7 @@ def interim_pdf(request, number: str):
         payments=selectors.payments_in(found.payments.filter(status=ApprovalStatus.DONE)),
         balance=selectors.balance(found),
         printed_by=pdf.printed_by(request),
+        verify_url=papers.verify_url(request, found),
     )
     return pdf.response(content, f"interim-{admission.number}.pdf")
 
@@ -65,5 +68,7 @@ def receipt_pdf(request, pk: int):
     if found.number is None:
         raise NotFound("This refund is awaiting approval: it has no voucher yet.")
     seen(request, [found.account.patient.uhid], AccessKind.PRINTED)
-    content = documents.receipt_pdf(found, printed_by=pdf.printed_by(request))
+    content = documents.receipt_pdf(
+        found, printed_by=pdf.printed_by(request), verify_url=papers.verify_url(request, found)
+    )
     return pdf.response(content, f"receipt-{_safe(found.number)}.pdf")

@@ -324,6 +324,7 @@ def bill_pdf(
     discounts: list[Discount],
     figures: dict,
     printed_by: str,
+    verify_url: str = "",
 ) -> bytes:
     """The bill as made, with its later reversals, discounts and payments. For a scheme
     patient it says what the scheme covers and what the patient pays."""
@@ -411,6 +412,7 @@ def bill_pdf(
     return pdf.render(
         title=f"Bill {bill.number}",
         printed_by=printed_by,
+        verify_url=verify_url,
         pagesize=A4,
         draw_body=body,
         margin=MARGIN,
@@ -427,6 +429,7 @@ def interim_pdf(
     payments: list[Payment],
     balance: Balance,
     printed_by: str,
+    verify_url: str = "",
 ) -> bytes:
     """What a stay has cost so far, the deposits, and the estimated balance: not a bill."""
     patient = account.patient
@@ -481,6 +484,7 @@ def interim_pdf(
     return pdf.render(
         title=f"Interim bill {number}",
         printed_by=printed_by,
+        verify_url=verify_url,
         pagesize=A4,
         draw_body=body,
         margin=MARGIN,
@@ -498,7 +502,7 @@ RECEIPT_TITLES = {
 }
 
 
-def receipt_pdf(payment: Payment, *, printed_by: str) -> bytes:
+def receipt_pdf(payment: Payment, *, printed_by: str, verify_url: str = "") -> bytes:
     """One A5 page: the serial number, when, where, who, how and how much."""
     if payment.number is None:
         raise ValueError("A refund awaiting approval has no voucher.")
@@ -580,6 +584,7 @@ def receipt_pdf(payment: Payment, *, printed_by: str) -> bytes:
     return pdf.render(
         title=f"{'Refund voucher' if refund else 'Receipt'} {payment.number}",
         printed_by=printed_by,
+        verify_url=verify_url,
         pagesize=A5,
         draw_body=body,
         margin=RECEIPT_MARGIN,

@@ -92,6 +92,29 @@ if AJEYA_DEFAULT_STATE and AJEYA_DEFAULT_STATE not in IndianState.values:
 if not (AJEYA_HOSPITAL_CODE.isdigit() and len(AJEYA_HOSPITAL_CODE) == 3):
     raise ImproperlyConfigured("AJEYA_HOSPITAL_CODE must be exactly three digits")
 
+
+def _logo(raw: str) -> Path | None:
+    """The logo printed in every document's header: a PNG or JPEG file, or none."""
+    if not raw:
+        return None
+    path = Path(raw)
+    try:
+        with path.open("rb") as handle:
+            start = handle.read(8)
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ImproperlyConfigured(
+            f"AJEYA_HOSPITAL_LOGO {raw} cannot be read: {exc.strerror}"
+        ) from None
+    if not (start.startswith(b"\x89PNG\r\n\x1a\n") or start.startswith(b"\xff\xd8\xff")):
+        raise ImproperlyConfigured(f"AJEYA_HOSPITAL_LOGO {raw} is not a PNG or JPEG image")
+    if size > 2 * 1024 * 1024:
+        raise ImproperlyConfigured(f"AJEYA_HOSPITAL_LOGO {raw} is over 2 MB: use a smaller image")
+    return path
+
+
+AJEYA_HOSPITAL_LOGO = _logo(env("AJEYA_HOSPITAL_LOGO"))
+
 # --- The ledger: signing key, checkpoints, scheduled verification -----------------------
 AJEYA_LEDGER_SIGNING_KEY = Path(
     env("AJEYA_LEDGER_SIGNING_KEY", str(VAR_DIR / "keys" / "ledger-signing.key"))

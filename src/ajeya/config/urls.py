@@ -3,6 +3,7 @@
 from django.urls import include, path
 
 from ajeya.appointments.urls import self_booking
+from ajeya.ledger.urls import paper_check
 
 urlpatterns = [
     path("", include("ajeya.core.urls")),
@@ -16,6 +17,7 @@ urlpatterns = [
     path("lab/", include("ajeya.lab.urls")),
     path("billing/", include("ajeya.billing.urls")),
     path("reports/", include("ajeya.reports.urls")),
+    path("verify/", include(paper_check)),
 ]
 
 handler403 = "ajeya.core.views.permission_denied"

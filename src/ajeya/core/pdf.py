@@ -1,19 +1,24 @@
-"""The one page layout every printed document shares: hospital header, title,
-printed-by and printed-at (IST), and "page n of m" on every page.
+"""The one page layout every printed document shares: the hospital's logo and name,
+the document's title, printed-by and printed-at (IST), "page n of m", and on every page
+a QR code that checks the paper against the ledger (`ledger.papers`).
 
 A document module supplies only its body: a function that draws on the canvas
-below the header and returns nothing.
+below the header and returns nothing. It keeps the bottom `Flow` margin (12 mm) clear:
+the verification code sits there, at the right.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable
+from pathlib import Path
 
 import segno
 from django.conf import settings
 from reportlab.graphics.barcode import code128
 from reportlab.lib.units import mm
+from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas as rl_canvas
@@ -21,6 +26,8 @@ from reportlab.pdfgen import canvas as rl_canvas
 from ajeya.core import clock
 
 FONT, FONT_BOLD = "AjeyaSans", "AjeyaSans-Bold"
+LOGO_HEIGHT = 5.5 * mm
+VERIFY_QR_SIZE = 11 * mm
 _registered = False
 
 
@@ -54,6 +61,34 @@ class _NumberedCanvas(rl_canvas.Canvas):
         super().save()
 
 
+@functools.cache
+def _logo_image(path: Path, mtime: float) -> ImageReader:
+    return ImageReader(str(path))
+
+
+def draw_logo(c: rl_canvas.Canvas, x: float, y: float, *, height: float) -> float:
+    """The hospital's logo (AJEYA_HOSPITAL_LOGO) with its bottom-left at (x, y); without
+    one, a plain emblem. Returns the width drawn."""
+    path = settings.AJEYA_HOSPITAL_LOGO
+    if path:
+        image = _logo_image(path, path.stat().st_mtime)
+        w, h = image.getSize()
+        width = height * w / h
+        c.drawImage(image, x, y, width=width, height=height, mask="auto")
+        return width
+    # A cross in a ring: says "hospital" without claiming anyone's emblem.
+    radius, arm = height / 2, height * 0.16
+    c.saveState()
+    c.setLineWidth(0.8)
+    c.setStrokeColorRGB(0.1, 0.3, 0.5)
+    c.setFillColorRGB(0.1, 0.3, 0.5)
+    c.circle(x + radius, y + radius, radius - 0.4, stroke=1, fill=0)
+    c.rect(x + radius - arm, y + radius * 0.4, 2 * arm, radius * 1.2, stroke=0, fill=1)
+    c.rect(x + radius * 0.4, y + radius - arm, radius * 1.2, 2 * arm, stroke=0, fill=1)
+    c.restoreState()
+    return height
+
+
 def render(
     *,
     title: str,
@@ -61,16 +96,19 @@ def render(
     pagesize: tuple[float, float],
     draw_body: Callable[[rl_canvas.Canvas, float], None],
     margin: float = 8 * mm,
+    verify_url: str = "",
 ) -> bytes:
     """Draw a document and return its PDF bytes. `draw_body(canvas, top_y)` draws the
-    content starting below the header, and calls `canvas.showPage()` between pages."""
+    content starting below the header, and calls `canvas.showPage()` between pages.
+    `verify_url` (from `ledger.papers.verify_url`) goes in a QR code on every page."""
     _register_fonts()
     width, height = pagesize
     printed_at = clock.local(clock.now()).strftime("%d-%m-%Y %H:%M IST")
 
     def header(c: rl_canvas.Canvas) -> float:
+        logo = draw_logo(c, margin, height - margin - LOGO_HEIGHT + 0.5 * mm, height=LOGO_HEIGHT)
         c.setFont(FONT_BOLD, 11)
-        c.drawString(margin, height - margin - 4 * mm, settings.AJEYA_HOSPITAL_NAME)
+        c.drawString(margin + logo + 2 * mm, height - margin - 4 * mm, settings.AJEYA_HOSPITAL_NAME)
         c.setFont(FONT, 9)
         c.drawRightString(width - margin, height - margin - 4 * mm, title)
         c.setLineWidth(0.6)
@@ -81,6 +119,10 @@ def render(
         c.setFont(FONT, 6.5)
         c.drawString(margin, margin - 3 * mm, f"Printed by {printed_by} at {printed_at}")
         c.drawRightString(width - margin, margin - 3 * mm, f"Page {number} of {total}")
+        if verify_url:
+            x = width - margin - VERIFY_QR_SIZE
+            draw_qr(c, verify_url, x, margin + 0.5 * mm, size=VERIFY_QR_SIZE)
+            c.drawRightString(x - 1 * mm, margin + 1.5 * mm, "Scan to check this paper")
 
     buffer = io.BytesIO()
     c = _NumberedCanvas(buffer, pagesize=pagesize, footer=footer)

@@ -32,7 +32,7 @@ def _head(line, admission: Admission) -> None:
     )
 
 
-def admission_sheet(admission: Admission, *, printed_by: str) -> bytes:
+def admission_sheet(admission: Admission, *, printed_by: str, verify_url: str = "") -> bytes:
     patient = admission.patient
 
     def body(c, top: float) -> None:
@@ -67,11 +67,16 @@ def admission_sheet(admission: Admission, *, printed_by: str) -> bytes:
             line()
 
     return pdf.render(
-        title="Admission sheet", printed_by=printed_by, pagesize=A4, draw_body=body, margin=MARGIN
+        title="Admission sheet",
+        printed_by=printed_by,
+        verify_url=verify_url,
+        pagesize=A4,
+        draw_body=body,
+        margin=MARGIN,
     )
 
 
-def discharge_summary(admission: Admission, *, printed_by: str) -> bytes:
+def discharge_summary(admission: Admission, *, printed_by: str, verify_url: str = "") -> bytes:
     summary = admission.discharge
 
     def body(c, top: float) -> None:
@@ -115,5 +120,10 @@ def discharge_summary(admission: Admission, *, printed_by: str) -> bytes:
         line(f"Signed: {summary.discharged_by.full_name}", bold=True)
 
     return pdf.render(
-        title="Discharge summary", printed_by=printed_by, pagesize=A4, draw_body=body, margin=MARGIN
+        title="Discharge summary",
+        printed_by=printed_by,
+        verify_url=verify_url,
+        pagesize=A4,
+        draw_body=body,
+        margin=MARGIN,
     )

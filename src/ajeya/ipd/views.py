@@ -17,6 +17,7 @@ from ajeya.core.forms import add_service_errors, safe_next
 from ajeya.core.roles import Perm, has_perm, permission_required
 from ajeya.ipd import charts, documents, forms, selectors, services
 from ajeya.ipd.models import BedCategory
+from ajeya.ledger import papers
 from ajeya.ledger.access import seen
 from ajeya.ledger.models import AccessKind
 from ajeya.opd import selectors as opd_selectors
@@ -293,7 +294,10 @@ def discharge_pdf(request, number: str):
     seen(request, [record.patient.uhid], AccessKind.PRINTED)
     by = pdf.printed_by(request)
     return pdf.response(
-        documents.discharge_summary(record, printed_by=by), f"discharge-{record.number}.pdf"
+        documents.discharge_summary(
+            record, printed_by=by, verify_url=papers.verify_url(request, record.discharge)
+        ),
+        f"discharge-{record.number}.pdf",
     )
 
 
@@ -303,7 +307,10 @@ def admission_sheet(request, number: str):
     seen(request, [record.patient.uhid], AccessKind.PRINTED)
     by = pdf.printed_by(request)
     return pdf.response(
-        documents.admission_sheet(record, printed_by=by), f"admission-{record.number}.pdf"
+        documents.admission_sheet(
+            record, printed_by=by, verify_url=papers.verify_url(request, record)
+        ),
+        f"admission-{record.number}.pdf",
     )
 
 

@@ -7,12 +7,13 @@ import csv
 from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
+from django.views.decorators.cache import never_cache
 
 from ajeya.core import clock
 from ajeya.core.errors import ValidationFailed
 from ajeya.core.forms import add_service_errors
-from ajeya.core.roles import Perm, permission_required
-from ajeya.ledger import selectors
+from ajeya.core.roles import Perm, permission_required, public
+from ajeya.ledger import papers, selectors
 from ajeya.ledger.forms import AuditForm
 
 PAGE_SIZE = 50
@@ -73,3 +74,19 @@ def audit(request):
         "ledger/audit.html",
         {"form": form, "page": page, "kind": kind, "query": query.urlencode()},
     )
+
+
+@public
+@never_cache
+def paper_verify(request, subject_type: str, digest: str, subject_id: str):
+    """Anyone holding a printed paper scans its QR code and lands here: no login."""
+    found = papers.check(subject_type, digest, subject_id)
+    response = render(
+        request,
+        "ledger/paper_verify.html",
+        {"check": found, "statuses": papers.PaperStatus},
+        status=404 if found.status == papers.PaperStatus.UNKNOWN else 200,
+    )
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    response["Referrer-Policy"] = "no-referrer"
+    return response

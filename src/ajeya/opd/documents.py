@@ -17,7 +17,7 @@ def prescription_qr_payload(consultation: Consultation) -> str:
     )
 
 
-def prescription(consultation: Consultation, *, printed_by: str) -> bytes:
+def prescription(consultation: Consultation, *, printed_by: str, verify_url: str = "") -> bytes:
     width, _ = A5
     margin = 10 * mm
     visit, patient = consultation.visit, consultation.visit.patient
@@ -65,8 +65,14 @@ def prescription(consultation: Consultation, *, printed_by: str) -> bytes:
         if consultation.follow_up_on:
             line(f"Follow up on {consultation.follow_up_on:%A %d-%m-%Y}", bold=True)
         c.setFont(pdf.FONT, 8)
-        c.drawRightString(width - margin, margin + 6 * mm, consultation.doctor.full_name or "")
+        # Above the verification code the layout prints in the corner.
+        c.drawRightString(width - margin, margin + 14 * mm, consultation.doctor.full_name or "")
 
     return pdf.render(
-        title="OPD prescription", printed_by=printed_by, pagesize=A5, draw_body=body, margin=margin
+        title="OPD prescription",
+        printed_by=printed_by,
+        verify_url=verify_url,
+        pagesize=A5,
+        draw_body=body,
+        margin=margin,
     )

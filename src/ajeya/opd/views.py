@@ -18,6 +18,7 @@ from ajeya.core.errors import ApplicationError, NotFound, ValidationFailed
 from ajeya.core.forms import add_service_errors
 from ajeya.core.roles import Perm, login_required, permission_required, public
 from ajeya.lab import selectors as lab_selectors
+from ajeya.ledger import papers
 from ajeya.ledger.access import seen
 from ajeya.ledger.models import AccessKind
 from ajeya.opd import documents, forms, icd10, selectors, services
@@ -325,7 +326,11 @@ def prescription(request, pk: int):
         raise NotFound(f"Token {visit.token} has no consultation yet.")
     seen(request, [visit.patient.uhid], AccessKind.PRINTED)
     return pdf.response(
-        documents.prescription(consultation, printed_by=pdf.printed_by(request)),
+        documents.prescription(
+            consultation,
+            printed_by=pdf.printed_by(request),
+            verify_url=papers.verify_url(request, consultation),
+        ),
         f"prescription-{visit.pk}.pdf",
     )
 

@@ -7,9 +7,11 @@ class PatientsConfig(AppConfig):
     verbose_name = "Patients"
 
     def ready(self) -> None:
+        from ajeya.ledger import papers
         from ajeya.ledger.registry import register, register_derived_check
         from ajeya.patients.models import Patient
         from ajeya.patients.selectors import name_index_mismatches
 
         register(Patient, "patients.patient", subject_attname="uhid")
+        papers.register(Patient, "Registration slip")
         register_derived_check(name_index_mismatches)

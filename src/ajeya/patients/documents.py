@@ -17,7 +17,7 @@ def slip_qr_payload(patient: Patient) -> str:
     return f"AJEYA:UHID:{patient.uhid}"
 
 
-def registration_slip(patient: Patient, *, printed_by: str) -> bytes:
+def registration_slip(patient: Patient, *, printed_by: str, verify_url: str = "") -> bytes:
     width, _ = SLIP_SIZE
     margin = 8 * mm
 
@@ -52,7 +52,11 @@ def registration_slip(patient: Patient, *, printed_by: str) -> bytes:
         )
 
     return pdf.render(
-        title="Registration slip", printed_by=printed_by, pagesize=SLIP_SIZE, draw_body=body
+        title="Registration slip",
+        printed_by=printed_by,
+        verify_url=verify_url,
+        pagesize=SLIP_SIZE,
+        draw_body=body,
     )
 
 

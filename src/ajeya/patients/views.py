@@ -13,6 +13,7 @@ from ajeya.core import pdf
 from ajeya.core.errors import ApplicationError, ValidationFailed
 from ajeya.core.forms import add_service_errors
 from ajeya.core.roles import Perm, permission_required
+from ajeya.ledger import papers
 from ajeya.ledger import selectors as ledger_selectors
 from ajeya.ledger.access import seen
 from ajeya.ledger.models import AccessKind
@@ -127,7 +128,11 @@ def slip(request, uhid: str):
     patient = selectors.patient_get(uhid)
     seen(request, [patient.uhid], AccessKind.PRINTED)
     return pdf.response(
-        documents.registration_slip(patient, printed_by=pdf.printed_by(request)),
+        documents.registration_slip(
+            patient,
+            printed_by=pdf.printed_by(request),
+            verify_url=papers.verify_url(request, patient),
+        ),
         f"slip-{patient.uhid}.pdf",
     )
 
