@@ -13,6 +13,7 @@ BENCHMARKS = {
     "ipd": "bench.ipd",
     "lab": "bench.lab",
     "billing": "bench.billing",
+    "reports": "bench.reports",
 }
 
 

@@ -20,7 +20,7 @@ from ajeya.core import clock
 from ajeya.core.errors import ApplicationError
 from ajeya.core.roles import Role
 from ajeya.ipd.models import Admission, AdmissionStatus
-from ajeya.lab import catalogue, services
+from ajeya.lab import catalogue, selectors, services
 from ajeya.lab.models import (
     LabOrder,
     LabTest,
@@ -106,7 +106,7 @@ def _work(rng, order: LabOrder, *, tech, path, start: dt.datetime, upto: str = "
         if not later(20, 150):
             break
         on = clock.local(moment).date()
-        results = [r for r in services._live_results(sample) if r.status == ResultStatus.PENDING]
+        results = [r for r in selectors.live_results(sample) if r.status == ResultStatus.PENDING]
         with clock.travel(moment):
             services.results_enter(
                 actor=tech,
@@ -251,7 +251,7 @@ def _critical_potassium(rng, order: LabOrder, *, tech, start: dt.datetime) -> No
     with clock.travel(start + dt.timedelta(minutes=30)):
         services.sample_receive(actor=tech, accession=sample.accession)
     values = {"UREA": "88", "CREAT": "2.9", "NA": "131", "K": "6.8", "CL": "99", "URIC": "8.1"}
-    results = {r.test.code: r for r in services._live_results(sample)}
+    results = {r.test.code: r for r in selectors.live_results(sample)}
     with clock.travel(start + dt.timedelta(minutes=75)):
         services.results_enter(
             actor=tech, sample=sample, values={results[c].pk: v for c, v in values.items()}
