@@ -72,7 +72,7 @@ def _print_run(kind: str, run: dict) -> None:
         ratio = big["p50_ms"] / max(small["p50_ms"], 0.01)
         rows.append(
             [name, f"{big['p50_ms']:.0f}", f"{big['max_ms']:.0f}", big["queries"],
-             f"{small['p50_ms']:.0f}", f"{ratio:.1f}×", verdict]
+             f"{small['p50_ms']:.0f}", f"{ratio:.1f}x", verdict]
         )  # fmt: skip
     common.table(
         f"{kind}: reports and dashboard panels (ms; target ≤ {TARGET_MS} ms on the big database)",
