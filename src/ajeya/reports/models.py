@@ -67,3 +67,51 @@ class ReportRun(models.Model):
     @property
     def formats(self) -> list[str]:
         return [fmt for fmt in ("csv", "xlsx", "pdf") if fmt in self.files]
+
+
+class OpdDay(models.Model):
+    """The OPD of one closed day, counted once: one row per clinic, consulting doctor
+    and patient category (as it stood when the day was counted). Derived data, rebuilt
+    from the ledgered visits (reports/rollup.py), so it carries no seal of its own.
+    `patients` holds the distinct patient ids of the row's visits (sorted, 4 bytes each),
+    so a period's distinct patients are a union, not a scan of every visit."""
+
+    date = models.DateField()
+    clinic = models.ForeignKey("appointments.Clinic", on_delete=models.CASCADE, related_name="+")
+    doctor = models.ForeignKey(
+        USER, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    category = models.CharField(max_length=10)
+    scheme = models.CharField(max_length=10, blank=True)
+    visits = models.PositiveIntegerField()
+    booked = models.PositiveIntegerField()
+    seen = models.PositiveIntegerField()
+    no_show = models.PositiveIntegerField()
+    consultations = models.PositiveIntegerField()
+    admit_advised = models.PositiveIntegerField()
+    patients = models.BinaryField()
+
+    class Meta:
+        indexes = [models.Index(fields=["date"], name="opdday_date")]
+
+    def __str__(self) -> str:
+        return f"OPD {self.date:%d-%m-%Y} clinic {self.clinic_id}: {self.visits} visits"
+
+
+class RollupDay(models.Model):
+    """A closed day whose OpdDay rows are built (a day without visits has none)."""
+
+    date = models.DateField(primary_key=True)
+    built_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"OPD {self.date:%d-%m-%Y} counted"
+
+
+class RollupState(models.Model):
+    """The last ledger entry the rollup has read: changes after it are re-counted."""
+
+    seq = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"OPD counted up to ledger entry #{self.seq}"
