@@ -1,10 +1,20 @@
-"""The home page and the error pages."""
+"""The home page, the error pages, and the answer shape of the public paper checks."""
 
 from __future__ import annotations
 
 from django.shortcuts import render
 
 from ajeya.core.roles import Perm, has_perm, login_required
+
+
+def public_check(request, template: str, context: dict, *, unknown: bool):
+    """A page anyone reaches by scanning a printed paper's QR code: 404 when the code
+    names nothing; never indexed, and the address (it holds a fingerprint) is not passed
+    on to another site."""
+    response = render(request, template, context, status=404 if unknown else 200)
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 @login_required

@@ -14,6 +14,7 @@ from ajeya.core import pdf
 from ajeya.core.errors import ValidationFailed
 from ajeya.core.forms import add_service_errors
 from ajeya.core.roles import Perm, permission_required, public
+from ajeya.core.views import public_check
 from ajeya.lab import charts, documents, selectors, tat
 from ajeya.ledger import services as ledger
 from ajeya.ledger.access import seen
@@ -57,15 +58,12 @@ def verify(request, number: str, digest: str):
             uhids=[check.content["patient"]["uhid"]],
             what=AccessKind.VIEWED,
         )
-    response = render(
+    return public_check(
         request,
         "lab/verify.html",
         {"check": check, "statuses": selectors.CheckStatus},
-        status=404 if check.status == selectors.CheckStatus.UNKNOWN else 200,
+        unknown=check.status == selectors.CheckStatus.UNKNOWN,
     )
-    response["X-Robots-Tag"] = "noindex, nofollow"
-    response["Referrer-Policy"] = "no-referrer"
-    return response
 
 
 class PeriodForm(forms.Form):

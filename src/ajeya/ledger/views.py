@@ -13,6 +13,7 @@ from ajeya.core import clock
 from ajeya.core.errors import ValidationFailed
 from ajeya.core.forms import add_service_errors
 from ajeya.core.roles import Perm, permission_required, public
+from ajeya.core.views import public_check
 from ajeya.ledger import papers, selectors
 from ajeya.ledger.forms import AuditForm
 
@@ -81,12 +82,9 @@ def audit(request):
 def paper_verify(request, subject_type: str, digest: str, subject_id: str):
     """Anyone holding a printed paper scans its QR code and lands here: no login."""
     found = papers.check(subject_type, digest, subject_id)
-    response = render(
+    return public_check(
         request,
         "ledger/paper_verify.html",
         {"check": found, "statuses": papers.PaperStatus},
-        status=404 if found.status == papers.PaperStatus.UNKNOWN else 200,
+        unknown=found.status == papers.PaperStatus.UNKNOWN,
     )
-    response["X-Robots-Tag"] = "noindex, nofollow"
-    response["Referrer-Policy"] = "no-referrer"
-    return response
