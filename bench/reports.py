@@ -338,14 +338,10 @@ def _load(patients: int, visits: int) -> dict:
                 if consultation:
                     consultations.append(consultation)
                 yield visit
-                if len(appointments) >= CHUNK:
-                    counts[1] += appointment_loader.load(appointments)
-                    appointments.clear()
-                if len(consultations) >= CHUNK:
-                    counts[2] += consultation_loader.load(consultations)
-                    consultations.clear()
 
-        # Appointments first in each chunk: a visit points at its appointment.
+        # Per chunk of visits: their appointments first (a visit points at its
+        # appointment), then the visits, then their consultations (each points at its
+        # visit), so every chunk commits with its references in place.
         batch: list[tuple] = []
         for row in counted(visit_rows()):
             batch.append(row)

@@ -82,6 +82,19 @@ def test_a_record_changed_behind_the_apps_back_fails_the_paper_and_warns(clerk, 
     assert any(patient.uhid in r.getMessage() for r in caplog.records)
 
 
+def test_a_record_deleted_behind_the_apps_back_fails_the_paper(clock_at, make_user):
+    from ajeya.appointments.models import Appointment
+
+    clock_at(2026, 11, 30, 9, 0)  # slots left today: the world books one
+    appointment = make_world(make_user).appointment
+    path = papers.verify_path(appointment)
+    raw("DELETE FROM appointments_appointment WHERE id = %s", [appointment.pk])
+    assert not Appointment.objects.filter(pk=appointment.pk).exists()
+    page = scan(path).content.decode()
+    assert "DOES NOT MATCH" in page
+    assert "printed from is missing" in page
+
+
 def test_an_altered_ledger_entry_fails_the_paper(clerk, without_guards):
     patient = PatientFactory(actor=clerk)
     path = papers.verify_path(patient)

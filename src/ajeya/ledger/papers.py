@@ -88,10 +88,6 @@ class PaperCheck:
     later: list[Change] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
-    @property
-    def status_label(self) -> str:
-        return PaperStatus(self.status).label
-
 
 def fingerprint(instance: models.Model) -> str:
     """The part of the record's state hash a paper carries."""

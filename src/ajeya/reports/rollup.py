@@ -46,7 +46,7 @@ class Cell:
     no_show: int = 0
     consultations: int = 0
     admit_advised: int = 0
-    patients: set[int] = field(default_factory=set)
+    patients: set[int] | array = field(default_factory=set)  # stored days: an array
 
 
 def count_day(day: dt.date) -> list[Cell]:
@@ -127,20 +127,19 @@ def _touched_days(entries: list[tuple[str, str]]) -> set[dt.date]:
     return days
 
 
-def _pending(first: dt.date, last: dt.date, seq: int) -> tuple[list, set[dt.date]]:
-    """Watched ledger entries after `seq` (seq, type, id), and the closed days of
-    [first, last] not yet counted."""
-    changed = list(
-        LedgerEntry.objects.filter(seq__gt=seq, subject_type__in=WATCHED).values_list(
-            "seq", "subject_type", "subject_id"
-        )
+def _changes_after(seq: int):
+    """Watched ledger entries after `seq`: (seq, subject type, subject id)."""
+    return LedgerEntry.objects.filter(seq__gt=seq, subject_type__in=WATCHED).values_list(
+        "seq", "subject_type", "subject_id"
     )
+
+
+def _missing(first: dt.date, last: dt.date) -> set[dt.date]:
+    """The closed days of [first, last] not counted yet."""
     span = max((last - first).days + 1, 0)
     wanted = {first + dt.timedelta(days=n) for n in range(span)}
-    built = set(
-        RollupDay.objects.filter(date__gte=first, date__lte=last).values_list("date", flat=True)
-    )
-    return changed, wanted - built
+    built = RollupDay.objects.filter(date__gte=first, date__lte=last).values_list("date", flat=True)
+    return wanted - set(built)
 
 
 def refresh(first: dt.date, last: dt.date) -> int:
@@ -149,18 +148,17 @@ def refresh(first: dt.date, last: dt.date) -> int:
     (re)counted. With nothing to do it costs three small queries."""
     last = min(last, clock.today() - dt.timedelta(days=1))
     state = RollupState.objects.filter(pk=1).first()
-    changed, missing = _pending(first, last, state.seq if state else 0)
-    if not changed and not missing:
+    if not _changes_after(state.seq if state else 0).exists() and not _missing(first, last):
         return 0
     if state is None:
         RollupState.objects.get_or_create(pk=1)
     with transaction.atomic():
         # One refresher at a time; the other then finds the work done.
         state = locked(RollupState.objects).get(pk=1)
-        changed, missing = _pending(first, last, state.seq)
+        changed = list(_changes_after(state.seq))
         touched = _touched_days([(kind, subject) for _, kind, subject in changed])
         counted = set(RollupDay.objects.filter(date__in=touched).values_list("date", flat=True))
-        days = sorted(counted | missing)
+        days = sorted(counted | _missing(first, last))
         _store(days)
         if changed:
             state.seq = max(seq for seq, _, _ in changed)

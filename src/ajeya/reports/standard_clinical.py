@@ -269,14 +269,13 @@ def scheme_patients(period: Period, department: Department | None) -> list[Table
             group = _group(c.category, c.scheme)
             people[group].update(c.patients)
             counts[group][1] += c.visits
-    # Admissions are few: their patients join the visitors' sets (each counted once).
-    for patient, category, scheme in admissions.values_list(
-        "patient", "patient__category", "patient__scheme"
-    ):
-        people[_group(category, scheme)].add(patient)
-    by = ("patient__category", "patient__scheme")
-    for r in admissions.values(*by).annotate(n=Count("id", distinct=True)).order_by():
-        counts[_group(r[by[0]], r[by[1]])][2] += r["n"]
+    # Admissions are few: read once, each counted once in its group, and its patient
+    # joins the visitors' set (a patient counted once).
+    admitted = set(admissions.values_list("id", "patient", "patient__category", "patient__scheme"))
+    for _, patient, category, scheme in admitted:
+        group = _group(category, scheme)
+        people[group].add(patient)
+        counts[group][2] += 1
     for group, patients in people.items():
         counts[group][0] = len(patients)
     order = {label: n for n, label in enumerate(_group_order())}
