@@ -521,6 +521,10 @@ def build_parser() -> argparse.ArgumentParser:
     cap.set_defaults(billing_func=cmd_billing_capture)
     cap.add_argument("--days", type=int, default=3, help="how far back to look (default 3)")
 
+    from ajeya.resilience.cli import add_commands as add_recovery
+
+    add_recovery(sub, add)
+
     manage = add("manage", cmd_manage, "run a Django management command")
     manage.add_argument("rest", nargs=argparse.REMAINDER)
     return parser

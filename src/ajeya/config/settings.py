@@ -180,6 +180,50 @@ AJEYA_REPORTS_ARCHIVE_DIR = Path(
     env("AJEYA_REPORTS_ARCHIVE_DIR", str(VAR_DIR / "reports-archive"))
 ).resolve()
 
+# --- Recovery: backups, ledger shipping, restore drills (docs/recovery.md) ---------------
+# The server holds only the public half of the backup key (`ajeya keys init`).
+AJEYA_BACKUP_PUBLIC_KEY = Path(
+    env("AJEYA_BACKUP_PUBLIC_KEY", str(VAR_DIR / "keys" / "backup.pub"))
+).resolve()
+AJEYA_STAGING_DIR = Path(env("AJEYA_STAGING_DIR", str(VAR_DIR / "staging"))).resolve()
+AJEYA_BACKUP_MINUTES = env_int("AJEYA_BACKUP_MINUTES", 60, minimum=1)
+AJEYA_SHIP_SECONDS = env_int("AJEYA_SHIP_SECONDS", 5, minimum=1)
+AJEYA_DRILL_HOURS = env_int("AJEYA_DRILL_HOURS", 24, minimum=1)
+AJEYA_DRILL_STALE_HOURS = env_int("AJEYA_DRILL_STALE_HOURS", 36, minimum=1)
+AJEYA_PG_BIN_DIR = env("AJEYA_PG_BIN_DIR", "")
+
+
+def _targets(raw: str) -> dict[str, dict[str, str]]:
+    """AJEYA_BACKUP_TARGETS="usb=/mnt/usb/ajeya,vault=s3://bucket/prefix"; an S3 target
+    NAME reads AJEYA_BACKUP_<NAME>_ENDPOINT, _REGION, _ACCESS_KEY, _SECRET_KEY and
+    _RETENTION_DAYS (default 30)."""
+    targets: dict[str, dict[str, str]] = {}
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        name, sep, where = (s.strip() for s in item.partition("="))
+        if not sep or not name.isidentifier() or not where:
+            raise ImproperlyConfigured(
+                f"AJEYA_BACKUP_TARGETS: {item!r} is not NAME=DIRECTORY or NAME=s3://BUCKET/PREFIX"
+            )
+        if name in targets:
+            raise ImproperlyConfigured(f"AJEYA_BACKUP_TARGETS names {name!r} twice")
+        spec = {"name": name, "where": where}
+        if where.startswith("s3://"):
+            prefix = f"AJEYA_BACKUP_{name.upper()}_"
+            spec.update(
+                endpoint=env(prefix + "ENDPOINT"),
+                region=env(prefix + "REGION", "us-east-1"),
+                access_key=env(prefix + "ACCESS_KEY"),
+                secret_key=env(prefix + "SECRET_KEY"),
+                retention_days=str(env_int(prefix + "RETENTION_DAYS", 30, minimum=1)),
+            )
+        targets[name] = spec
+    return targets
+
+
+AJEYA_BACKUP_TARGETS = _targets(env("AJEYA_BACKUP_TARGETS"))
+
 # --- Applications ------------------------------------------------------------------------
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -203,6 +247,7 @@ INSTALLED_APPS = [
     "ajeya.lab",
     "ajeya.billing",
     "ajeya.reports",
+    "ajeya.resilience",
 ]
 
 MIDDLEWARE = [

@@ -107,3 +107,14 @@ DERIVED_CHECKS: list[DerivedCheck] = []
 def register_derived_check(check: DerivedCheck) -> DerivedCheck:
     DERIVED_CHECKS.append(check)
     return check
+
+
+# Rebuilders of derived data, by subject type: a restore that replays shipped entries
+# calls each with the subject ids it wrote, so indexes match their rows again.
+Rebuild = Callable[[list[str]], None]
+REBUILDERS: dict[str, Rebuild] = {}
+
+
+def register_rebuild(subject_type: str, rebuild: Rebuild) -> Rebuild:
+    REBUILDERS[subject_type] = rebuild
+    return rebuild

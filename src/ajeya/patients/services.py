@@ -104,6 +104,15 @@ def _index_name(patient: Patient, *, replace: bool) -> None:
     PatientNameToken.objects.bulk_create(name_tokens_for(patient))
 
 
+def reindex_names(uhids: list[str]) -> None:
+    """Rebuild the name search index of these patients (after a restore's replay)."""
+    patients = list(Patient.objects.filter(uhid__in=uhids))
+    PatientNameToken.objects.filter(patient__in=patients).delete()
+    PatientNameToken.objects.bulk_create(
+        [token for patient in patients for token in name_tokens_for(patient)]
+    )
+
+
 def name_tokens_for(patient: Patient) -> list[PatientNameToken]:
     return [
         PatientNameToken(patient=patient, token=token, skeleton=names.skeleton(token))

@@ -1,0 +1,85 @@
+"""Names on a backup target, and what gets backed up from the server's disk.
+
+snapshots/<backup id>/manifest.json      signed; written last (its presence = complete)
+snapshots/<backup id>/db/<file>.age      the database copy (one object per file)
+snapshots/<backup id>/server/<file>.age  signing key, checkpoints, backup public key
+documents/<store>/<file>.age             content-addressed documents (shared)
+ledger/<segment>.json                    signed description of one shipped segment
+ledger/<segment>.age                     its entries
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from django.conf import settings
+
+from ajeya.core import clock
+
+MANIFEST_FORMAT = "ajeya-backup/1"
+SEGMENT_FORMAT = "ajeya-ledger-segment/1"
+BACKUP_ID = re.compile(r"^\d{8}T\d{6}\d{6}Z$")
+
+
+def new_backup_id() -> str:
+    return clock.now().strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def manifest_key(backup_id: str) -> str:
+    return f"snapshots/{backup_id}/manifest.json"
+
+
+def segment_stem(changes_last: int, accesses_last: int) -> str:
+    return f"ledger/c{changes_last:012d}-a{accesses_last:012d}"
+
+
+def document_stores() -> dict[str, Path]:
+    """Directories of files that are written once and named by their content."""
+    return {"reports-archive": Path(settings.AJEYA_REPORTS_ARCHIVE_DIR)}
+
+
+def document_files() -> list[tuple[str, str, Path]]:
+    """(store, file name, path) of every document on this server."""
+    found = []
+    for store, directory in document_stores().items():
+        if not directory.is_dir():
+            continue
+        for entry in sorted(directory.iterdir()):
+            if entry.is_file() and not entry.name.startswith("."):
+                found.append((store, entry.name, entry))
+    return found
+
+
+def document_key(store: str, name: str) -> str:
+    return f"documents/{store}/{name}.age"
+
+
+def server_files() -> list[tuple[str, Path]]:
+    """Files a restored server needs besides the database: the ledger's signing key (so
+    it keeps signing checkpoints that verify with the key auditors already hold), the
+    signed checkpoints, and the backup public key. Names relative to their settings."""
+    files = []
+    for name, setting in (
+        ("ledger-signing.key", settings.AJEYA_LEDGER_SIGNING_KEY),
+        ("ledger-signing.pub", settings.AJEYA_LEDGER_PUBLIC_KEY),
+        ("backup.pub", settings.AJEYA_BACKUP_PUBLIC_KEY),
+    ):
+        if Path(setting).is_file():
+            files.append((name, Path(setting)))
+    checkpoints = Path(settings.AJEYA_CHECKPOINT_DIR)
+    if checkpoints.is_dir():
+        files.extend(
+            (f"checkpoints/{p.name}", p) for p in sorted(checkpoints.iterdir()) if p.is_file()
+        )
+    return files
+
+
+def server_file_destination(name: str) -> Path:
+    if name.startswith("checkpoints/"):
+        return Path(settings.AJEYA_CHECKPOINT_DIR) / name.split("/", 1)[1]
+    return {
+        "ledger-signing.key": Path(settings.AJEYA_LEDGER_SIGNING_KEY),
+        "ledger-signing.pub": Path(settings.AJEYA_LEDGER_PUBLIC_KEY),
+        "backup.pub": Path(settings.AJEYA_BACKUP_PUBLIC_KEY),
+    }[name]

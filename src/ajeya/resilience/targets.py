@@ -1,0 +1,309 @@
+"""Where backups go: a directory (a USB disk, a network share) or S3-compatible object
+storage with Object Lock.
+
+A target only ever adds objects: `put` refuses a name already there, and nothing here
+deletes (retention is `ajeya backup prune`, run where the backups live). On S3 every
+object is written with a COMPLIANCE retention date, so the app's credentials cannot
+delete or shorten it even if the server is taken over.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import shutil
+from pathlib import Path, PurePosixPath
+
+from django.conf import settings
+
+from ajeya.core import clock
+from ajeya.core.errors import ApplicationError
+
+
+class TargetError(ApplicationError):
+    code = "backup-target"
+
+
+class MissingObject(TargetError):
+    code = "backup-missing"
+
+
+def _check_key(key: str) -> str:
+    path = PurePosixPath(key)
+    if path.is_absolute() or ".." in path.parts or not key or key != str(path):
+        raise TargetError(f"{key!r} is not a valid object name")
+    return key
+
+
+class DirectoryTarget:
+    kind = "directory"
+
+    def __init__(self, name: str, root: Path) -> None:
+        self.name, self.root = name, Path(root)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.root})"
+
+    def open(self) -> DirectoryTarget:
+        if not self.root.is_dir():
+            raise TargetError(f"backup target {self.name}: {self.root} is not a directory")
+        return self
+
+    def _path(self, key: str) -> Path:
+        return self.root / _check_key(key)
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).exists()
+
+    def put_file(self, key: str, source: Path) -> None:
+        final = self._path(key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        incoming = self.root / ".incoming"
+        incoming.mkdir(exist_ok=True)
+        tmp = incoming / f"{secrets.token_hex(8)}.part"
+        shutil.copyfile(source, tmp)
+        self._publish(tmp, final, key)
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        final = self._path(key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        incoming = self.root / ".incoming"
+        incoming.mkdir(exist_ok=True)
+        tmp = incoming / f"{secrets.token_hex(8)}.part"
+        tmp.write_bytes(data)
+        self._publish(tmp, final, key)
+
+    def _publish(self, tmp: Path, final: Path, key: str) -> None:
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o444)
+        try:
+            os.link(tmp, final)  # fails if the name exists: never overwrite
+        except FileExistsError:
+            raise TargetError(
+                f"{self.name}: {key} already exists; backups never overwrite"
+            ) from None
+        finally:
+            tmp.unlink(missing_ok=True)
+        fd = os.open(final.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def get_file(self, key: str, dest: Path) -> None:
+        path = self._path(key)
+        if not path.is_file():
+            raise MissingObject(f"{self.name}: object {key} is missing")
+        shutil.copyfile(path, dest)
+
+    def get_bytes(self, key: str) -> bytes:
+        path = self._path(key)
+        if not path.is_file():
+            raise MissingObject(f"{self.name}: object {key} is missing")
+        return path.read_bytes()
+
+    def list(self, prefix: str) -> list[str]:
+        base = self.root / prefix
+        if not base.exists():
+            return []
+        return sorted(
+            str(p.relative_to(self.root).as_posix())
+            for p in base.rglob("*")
+            if p.is_file() and ".incoming" not in p.parts
+        )
+
+    def delete(self, key: str) -> None:
+        """Retention only (`ajeya backup prune`, run where the backups live)."""
+        path = self._path(key)
+        os.chmod(path, 0o644)
+        path.unlink()
+
+
+class S3Target:
+    """S3-compatible storage; the bucket must have versioning and Object Lock on."""
+
+    kind = "s3"
+
+    def __init__(self, spec: dict[str, str]) -> None:
+        self.name = spec["name"]
+        where = spec["where"][len("s3://") :]
+        self.bucket, _, prefix = where.partition("/")
+        self.prefix = prefix.strip("/")
+        self.spec = spec
+        self.retention = dt.timedelta(days=int(spec.get("retention_days") or 30))
+        self._client = None
+
+    def __str__(self) -> str:
+        return f"{self.name} (s3://{self.bucket}/{self.prefix})"
+
+    def open(self) -> S3Target:
+        import boto3
+        from botocore.config import Config
+
+        if not self.bucket:
+            raise TargetError(f"backup target {self.name}: no bucket in {self.spec['where']}")
+        self._client = boto3.client(
+            "s3",
+            endpoint_url=self.spec.get("endpoint") or None,
+            region_name=self.spec.get("region") or "us-east-1",
+            aws_access_key_id=self.spec.get("access_key") or None,
+            aws_secret_access_key=self.spec.get("secret_key") or None,
+            config=Config(
+                signature_version="s3v4",
+                s3={"addressing_style": "path"},
+                retries={"max_attempts": 3},
+                connect_timeout=5,
+                read_timeout=60,
+            ),
+        )
+        try:
+            lock = self._client.get_object_lock_configuration(Bucket=self.bucket)
+        except Exception as exc:
+            raise TargetError(
+                f"backup target {self.name}: bucket {self.bucket} has no Object Lock or "
+                f"cannot be reached ({_s3_message(exc)})"
+            ) from None
+        if lock.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") != "Enabled":
+            raise TargetError(f"backup target {self.name}: Object Lock is off on {self.bucket}")
+        return self
+
+    def _key(self, key: str) -> str:
+        _check_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def _lock_args(self) -> dict:
+        return {
+            "ObjectLockMode": "COMPLIANCE",
+            "ObjectLockRetainUntilDate": clock.now() + self.retention,
+        }
+
+    def exists(self, key: str) -> bool:
+        try:
+            self._client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except Exception as exc:
+            if _s3_code(exc) in {"404", "NoSuchKey", "NotFound"}:
+                return False
+            raise TargetError(f"{self.name}: cannot look up {key} ({_s3_message(exc)})") from None
+        return True
+
+    def put_file(self, key: str, source: Path) -> None:
+        if self.exists(key):
+            raise TargetError(
+                f"{self.name}: {key} already exists; backups never overwrite"
+            ) from None
+        try:
+            self._client.upload_file(
+                str(source), self.bucket, self._key(key), ExtraArgs=self._lock_args()
+            )
+        except Exception as exc:
+            raise TargetError(f"{self.name}: cannot store {key} ({_s3_message(exc)})") from None
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        if self.exists(key):
+            raise TargetError(
+                f"{self.name}: {key} already exists; backups never overwrite"
+            ) from None
+        try:
+            self._client.put_object(
+                Bucket=self.bucket, Key=self._key(key), Body=data, **self._lock_args()
+            )
+        except Exception as exc:
+            raise TargetError(f"{self.name}: cannot store {key} ({_s3_message(exc)})") from None
+
+    def get_file(self, key: str, dest: Path) -> None:
+        try:
+            self._client.download_file(self.bucket, self._key(key), str(dest))
+        except Exception as exc:
+            if _s3_code(exc) in {"404", "NoSuchKey", "NotFound"}:
+                raise MissingObject(f"{self.name}: object {key} is missing") from None
+            raise TargetError(f"{self.name}: cannot fetch {key} ({_s3_message(exc)})") from None
+
+    def get_bytes(self, key: str) -> bytes:
+        try:
+            return self._client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+        except Exception as exc:
+            if _s3_code(exc) in {"404", "NoSuchKey", "NotFound"}:
+                raise MissingObject(f"{self.name}: object {key} is missing") from None
+            raise TargetError(f"{self.name}: cannot fetch {key} ({_s3_message(exc)})") from None
+
+    def list(self, prefix: str) -> list[str]:
+        full = self._key(prefix) if prefix else self.prefix
+        keys = []
+        try:
+            pages = self._client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=full
+            )
+            for page in pages:
+                keys.extend(item["Key"] for item in page.get("Contents", []))
+        except Exception as exc:
+            raise TargetError(f"{self.name}: cannot list {prefix} ({_s3_message(exc)})") from None
+        cut = len(self.prefix) + 1 if self.prefix else 0
+        return sorted(key[cut:] for key in keys)
+
+    def delete(self, key: str) -> None:
+        """Retention only: removes the current version once its lock has run out (the
+        storage refuses earlier); run with the storage owner's credentials."""
+        versions = self._client.list_object_versions(Bucket=self.bucket, Prefix=self._key(key))
+        for version in versions.get("Versions", []):
+            if version["Key"] == self._key(key):
+                self._client.delete_object(
+                    Bucket=self.bucket, Key=version["Key"], VersionId=version["VersionId"]
+                )
+
+
+def _s3_code(exc: Exception) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def _s3_message(exc: Exception) -> str:
+    response = getattr(exc, "response", None) or {}
+    error = response.get("Error", {})
+    if error:
+        return f"{error.get('Code', '')}: {error.get('Message', '')}".strip(": ")
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+Target = DirectoryTarget | S3Target
+
+
+def from_spec(spec: dict[str, str]) -> Target:
+    where = spec["where"]
+    if where.startswith("s3://"):
+        return S3Target(spec)
+    return DirectoryTarget(spec["name"], Path(where))
+
+
+def configured(name: str | None = None) -> list[Target]:
+    """The targets in AJEYA_BACKUP_TARGETS (or the one named)."""
+    specs = settings.AJEYA_BACKUP_TARGETS
+    if not specs:
+        raise TargetError("no backup targets: set AJEYA_BACKUP_TARGETS (see docs/recovery.md)")
+    if name is not None:
+        if name not in specs:
+            raise TargetError(f"no backup target named {name!r} (known: {', '.join(specs)})")
+        return [from_spec(specs[name])]
+    return [from_spec(spec) for spec in specs.values()]
+
+
+def resolve(where: str) -> Target:
+    """`--from`: a configured target's name, a directory, or s3://bucket/prefix (whose
+    endpoint and credentials come from AJEYA_BACKUP_RESTORE_* variables)."""
+    specs = settings.AJEYA_BACKUP_TARGETS
+    if where in specs:
+        return from_spec(specs[where])
+    if where.startswith("s3://"):
+        env = os.environ.get
+        return S3Target(
+            {
+                "name": "restore",
+                "where": where,
+                "endpoint": env("AJEYA_BACKUP_RESTORE_ENDPOINT", ""),
+                "region": env("AJEYA_BACKUP_RESTORE_REGION", "us-east-1"),
+                "access_key": env("AJEYA_BACKUP_RESTORE_ACCESS_KEY", ""),
+                "secret_key": env("AJEYA_BACKUP_RESTORE_SECRET_KEY", ""),
+            }
+        )
+    return DirectoryTarget(Path(where).name or "target", Path(where))
