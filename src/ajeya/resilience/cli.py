@@ -11,9 +11,12 @@ from pathlib import Path
 
 
 @contextmanager
-def _bars():
+def _bars(*, quiet: bool = False):
     from ajeya.cli import _progress
 
+    if quiet:  # --json: standard output carries the document only
+        yield lambda step, done, total: None
+        return
     with _progress() as progress:
         tasks: dict[str, int] = {}
 
@@ -107,7 +110,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     key = keys.load_restore_key(Path(args.key))
     target = targets.resolve(args.source)
     at = _moment(args.at) if args.at else None
-    with _bars() as progress:
+    with _bars(quiet=args.json) as progress:
         outcome = restore.restore(
             target, key, at=at, backup_id=args.backup, overwrite=args.overwrite,
             progress=progress,

@@ -1,0 +1,219 @@
+"""Backup, ship, restore on a clean machine; and every way a restore must refuse."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sqlite3
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.resilience.conftest import ON_POSTGRES, copy_target
+
+
+def _count(hospital, var: Path, url: str, table: str) -> int:
+    if ON_POSTGRES:
+        import psycopg
+
+        with psycopg.connect(url) as conn:
+            return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
+    with sqlite3.connect(var / "ajeya.sqlite3") as conn:
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
+
+
+def _tables(var: Path, url: str) -> int:
+    if ON_POSTGRES:
+        import psycopg
+
+        with psycopg.connect(url) as conn:
+            return conn.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+            ).fetchone()[0]
+    return int((var / "ajeya.sqlite3").exists())
+
+
+def _documents(var: Path) -> dict[str, str]:
+    store = var / "reports-archive"
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(store.iterdir())}
+
+
+def _restore(hospital, place, url, *extra, target=None, key=None):
+    return hospital.run(
+        "restore", "--from", str(target or hospital.target), "--key", str(key or hospital.keyfile),
+        *extra, var=place, database_url=url, check=False,
+    )  # fmt: skip
+
+
+def test_a_clean_machine_gets_everything_back_and_it_verifies(backed_up, tmp_path):
+    place, url = backed_up.fresh_place("clean")
+    result = _restore(backed_up, place, url, "--json")
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout)
+    assert outcome["verified"] is True
+    assert outcome["replayed_changes"] > 0  # the work after the backup came from shipping
+    assert set(outcome["phases"]) == {"fetch", "decrypt", "load", "replay", "verify"}
+    for table in ("patients_patient", "ledger_ledgerentry", "billing_payment", "lab_result"):
+        live = _count(backed_up, backed_up.var, backed_up.database_url, table)
+        assert _count(backed_up, place, url, table) == live, table
+    assert _documents(place) == _documents(backed_up.var)
+    # The restored server keeps its signing key: `ajeya verify` there checks the
+    # restored checkpoints and is clean.
+    verify = backed_up.run("verify", var=place, database_url=url, check=False)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert "clean" in verify.stdout
+    # A restore never overwrites a database unless told.
+    again = _restore(backed_up, place, url)
+    assert again.returncode == 1
+    assert "refusing to overwrite" in again.stderr
+    assert len(again.stderr.strip().splitlines()) == 1
+    forced = _restore(backed_up, place, url, "--overwrite")
+    assert forced.returncode == 0, forced.stderr
+
+
+def test_the_next_uhid_after_a_restore_is_the_next_one_not_a_repeat(backed_up, tmp_path):
+    place, url = backed_up.fresh_place("uhids")
+    assert _restore(backed_up, place, url).returncode == 0
+    register = (
+        "from ajeya.accounts.models import User\n"
+        "from ajeya.patients import services\n"
+        "from ajeya.patients.models import Patient\n"
+        "newest = max(Patient.objects.values_list('uhid', flat=True))\n"
+        "clerk = User.objects.filter(role='registration_clerk').first()\n"
+        "p = services.patient_register(actor=clerk, name='Restored Test', sex='F', "
+        "district='New Delhi', state='DL', pincode='110029', age_years=30)\n"
+        "print(newest, p.uhid)\n"
+    )
+    child = backed_up.python(register, var=place, database_url=url)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    newest, issued = out.split()
+    assert issued > newest
+
+
+def _damage(copy: Path, pattern: str) -> str:
+    # The newest match: the oldest segment holds only entries the snapshot already has,
+    # and a restore rightly never opens it.
+    path = [p for p in sorted(copy.rglob("*")) if re.search(pattern, p.as_posix())][-1]
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    return path.relative_to(copy).as_posix()
+
+
+@pytest.mark.parametrize(
+    ("what", "pattern"),
+    [
+        ("the database object", r"/db/.*\.age$"),
+        ("a document", r"documents/.*\.age$"),
+        ("a ledger segment", r"ledger/.*\.age$"),
+    ],
+)
+def test_a_tampered_object_is_refused_by_name_and_nothing_is_left(backed_up, tmp_path, what,
+                                                                  pattern):  # fmt: skip
+    copy = copy_target(backed_up, tmp_path)
+    name = _damage(copy, pattern)
+    place, url = backed_up.fresh_place("tampered")
+    result = _restore(backed_up, place, url, target=copy)
+    assert result.returncode == 1, what
+    assert name in result.stderr
+    assert "tampered" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert _tables(place, url) == 0
+
+
+def test_a_missing_object_is_named(backed_up, tmp_path):
+    copy = copy_target(backed_up, tmp_path)
+    gone = next((copy / "documents").rglob("*.age"))
+    gone.unlink()
+    place, url = backed_up.fresh_place("missing")
+    result = _restore(backed_up, place, url, target=copy)
+    assert result.returncode == 1
+    assert gone.relative_to(copy).as_posix() in result.stderr
+    assert "missing" in result.stderr
+    assert _tables(place, url) == 0
+
+
+def test_a_missing_segment_in_the_middle_is_a_gap_not_a_silent_loss(backed_up, tmp_path):
+    copy = copy_target(backed_up, tmp_path)
+    segments = sorted((copy / "ledger").glob("*.json"))
+    assert len(segments) == 3  # up to the backup, then two shipments of new work
+    middle = segments[1]
+    middle.unlink()
+    middle.with_suffix(".age").unlink()
+    place, url = backed_up.fresh_place("gap")
+    result = _restore(backed_up, place, url, target=copy)
+    assert result.returncode == 1
+    assert "a segment is missing" in result.stderr
+    assert segments[2].relative_to(copy).as_posix() in result.stderr
+    assert _tables(place, url) == 0
+
+
+def test_a_replaced_manifest_is_refused(backed_up, tmp_path):
+    copy = copy_target(backed_up, tmp_path)
+    manifest = next((copy / "snapshots").rglob("manifest.json"))
+    doc = orjson.loads(manifest.read_bytes())
+    doc["objects"][0]["sha256"] = "0" * 64  # point at other bytes, keep the old signature
+    manifest.write_bytes(orjson.dumps(doc))
+    place, url = backed_up.fresh_place("manifest")
+    result = _restore(backed_up, place, url, target=copy)
+    assert result.returncode == 1
+    assert manifest.relative_to(copy).as_posix() in result.stderr
+    assert "signature does not verify" in result.stderr
+    assert _tables(place, url) == 0
+
+
+def test_a_wrong_key_is_refused(backed_up, tmp_path):
+    # Another hospital's key file: its signer is not ours, so nothing is trusted.
+    other = tmp_path / "other"
+    other.mkdir()
+    backed_up.run("keys", "init", "--out", str(other), var=tmp_path / "other-var",
+                  database_url="")  # fmt: skip
+    stranger = next(other.iterdir())
+    place, url = backed_up.fresh_place("stranger")
+    result = _restore(backed_up, place, url, key=stranger)
+    assert result.returncode == 1
+    assert "signature does not verify" in result.stderr
+    # Our signer but another private key: the objects will not open.
+    lines = backed_up.keyfile.read_text().splitlines()
+    theirs = [line for line in stranger.read_text().splitlines() if line.startswith("AGE-")]
+    mixed = tmp_path / "mixed.txt"
+    mixed.write_text("\n".join([*(x for x in lines if not x.startswith("AGE-")), *theirs]))
+    result = _restore(backed_up, place, url, key=mixed)
+    assert result.returncode == 1
+    assert "does not open this backup" in result.stderr
+    assert _tables(place, url) == 0
+
+
+def test_bad_key_files_are_one_line(backed_up, tmp_path):
+    place, url = backed_up.fresh_place("badkey")
+    missing = _restore(backed_up, place, url, key=tmp_path / "nope.txt")
+    assert missing.returncode == 2
+    assert "no key file" in missing.stderr
+    junk = tmp_path / "junk.txt"
+    junk.write_text("# nothing here\n")
+    result = _restore(backed_up, place, url, key=junk)
+    assert result.returncode == 2
+    assert "holds no private backup key" in result.stderr
+
+
+def test_restore_to_a_moment_before_any_backup_says_so(backed_up, tmp_path):
+    place, url = backed_up.fresh_place("early")
+    result = _restore(backed_up, place, url, "--at", "2020-01-01T10:00")
+    assert result.returncode == 1
+    assert "no backup holds data from before" in result.stderr
+    bad = _restore(backed_up, place, url, "--at", "yesterday")
+    assert bad.returncode == 2
+    assert "--at 'yesterday'" in bad.stderr
+
+
+def test_the_server_never_holds_the_private_key(backed_up):
+    on_server = [
+        p for p in backed_up.var.rglob("*") if p.is_file() and b"AGE-SECRET-KEY" in p.read_bytes()
+    ]
+    assert on_server == []
+    assert (backed_up.var / "keys" / "backup.pub").read_text().startswith("age1")
+    assert os.stat(backed_up.keyfile).st_mode & 0o077 == 0
