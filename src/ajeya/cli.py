@@ -315,8 +315,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from django.core.management import call_command
 
-    out.print("Ajeya worker: scheduled checkpoints and verification (Ctrl+C stops it)")
-    call_command("run_huey")
+    from ajeya.resilience.shipping import Shipper
+
+    out.print(
+        "Ajeya worker: ledger shipping, backups, checkpoints, verification and the other "
+        "scheduled jobs (Ctrl+C stops it)"
+    )
+    shipper = Shipper()
+    shipper.start()
+    try:
+        call_command("run_huey")
+    finally:
+        shipper.stop()
     return 0
 
 

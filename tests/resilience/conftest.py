@@ -117,7 +117,7 @@ def make_hospital(root: Path, patients: int = 8) -> Hospital:
     return hospital
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def backed_up(tmp_path_factory):
     """A demo hospital with one backup, then more work shipped after it."""
     hospital = make_hospital(tmp_path_factory.mktemp("hospital"))

@@ -14,6 +14,9 @@ import pytest
 
 from tests.resilience.conftest import ON_POSTGRES, copy_target
 
+# One hospital for the module, built once: its tests run on one worker.
+pytestmark = pytest.mark.xdist_group("resilience-backed-up")
+
 
 def _count(hospital, var: Path, url: str, table: str) -> int:
     if ON_POSTGRES:

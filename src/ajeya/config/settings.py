@@ -191,6 +191,9 @@ AJEYA_SHIP_SECONDS = env_int("AJEYA_SHIP_SECONDS", 5, minimum=1)
 AJEYA_DRILL_HOURS = env_int("AJEYA_DRILL_HOURS", 24, minimum=1)
 AJEYA_DRILL_STALE_HOURS = env_int("AJEYA_DRILL_STALE_HOURS", 36, minimum=1)
 AJEYA_PG_BIN_DIR = env("AJEYA_PG_BIN_DIR", "")
+# The private backup key, on a machine allowed to hold it (a recovery machine running the
+# worker's daily drill); empty on the hospital's app server.
+AJEYA_DRILL_KEY = env("AJEYA_DRILL_KEY", "")
 
 
 def _targets(raw: str) -> dict[str, dict[str, str]]:

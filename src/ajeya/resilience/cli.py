@@ -133,6 +133,71 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_drill(args: argparse.Namespace) -> int:
+    from ajeya.cli import CLIError, out
+    from ajeya.resilience import drill, keys
+
+    keys.load_restore_key(Path(args.key))  # a bad key file is one line before any work
+    with out.status("Restoring the latest backup into a scratch place…"):
+        run = drill.drill(Path(args.key), args.target)
+    if not run.ok:
+        raise CLIError(f"restore drill FAILED: {run.message}")
+    phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in run.phases.items())
+    out.print(
+        f"Restore drill passed: backup {run.backup_id} from {run.target} restored and verified "
+        f"in {run.seconds:.1f} s ({phases}); data {run.data_age_seconds or 0:,.0f} s old; "
+        f"{run.message}.",
+        markup=False,
+    )
+    return 0
+
+
+def _signer(path: Path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from ajeya.cli import CLIError
+    from ajeya.resilience import keys
+
+    data = path.read_bytes() if path.is_file() else b""
+    if b"BEGIN PUBLIC KEY" in data:
+        key = serialization.load_pem_public_key(data)
+        if isinstance(key, Ed25519PublicKey):
+            return key
+        raise CLIError(f"{path} is not an Ed25519 public key")
+    return keys.load_restore_key(path).signer
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    from django.conf import settings
+
+    from ajeya.cli import EXIT_USAGE, CLIError, out
+    from ajeya.resilience import retention, targets
+
+    if (
+        args.source in settings.AJEYA_BACKUP_TARGETS
+        and Path(settings.AJEYA_BACKUP_PUBLIC_KEY).exists()
+    ):
+        raise CLIError(
+            f"{args.source} is this app server's own backup target: prune runs where the "
+            "backups live, with the storage's own credentials, never from the app server",
+            EXIT_USAGE,
+        )
+    policy = retention.Policy(args.keep_last, args.keep_hourly, args.keep_daily,
+                              args.keep_weekly, args.keep_monthly)  # fmt: skip
+    target = targets.resolve(args.source).open()
+    result = retention.prune(target, policy, _signer(Path(args.key)), dry_run=args.dry_run)
+    verb = "would delete" if args.dry_run else "deleted"
+    out.print(
+        f"Keeping {len(result.kept)} backups ({retention.describe_policy(policy)}); "
+        f"{verb} {len(result.deleted_backups)} backups, {result.deleted_objects} objects.",
+        markup=False,
+    )
+    for line in result.locked[:20]:
+        out.print(f"  still locked: {line}", markup=False)
+    return 0
+
+
 def add_commands(sub, add) -> None:
     keys = add("keys", lambda a: a.keys_func(a), "the backup key: make it, keep it off the server")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
@@ -158,3 +223,16 @@ def add_commands(sub, add) -> None:
         help="replace an existing database (a SQLite file is kept aside)",
     )
     restore.add_argument("--json", action="store_true", help="print the outcome as JSON")
+
+    drill = add("drill", cmd_drill, "restore the latest backup into a scratch place and check it")
+    drill.add_argument("--key", required=True, help="the private backup key file")
+    drill.add_argument("--target", help="drill from this target (default: the first one)")
+
+    prune = add("prune", cmd_prune, "delete old backups by a retention policy (storage host)")
+    prune.add_argument("--from", dest="source", required=True,
+                       help="the backup directory or s3://bucket/prefix")  # fmt: skip
+    prune.add_argument("--key", required=True,
+                       help="the backup key file or the signing public key (PEM)")  # fmt: skip
+    for rule in ("last", "hourly", "daily", "weekly", "monthly"):
+        prune.add_argument(f"--keep-{rule}", type=int, default=0, metavar="N")
+    prune.add_argument("--dry-run", action="store_true", help="say what would go; delete nothing")

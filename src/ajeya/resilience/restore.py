@@ -65,6 +65,7 @@ class Outcome:
     documents: int
     counts: dict[str, int] = field(default_factory=dict)
     database: str = ""
+    heads: dict[str, int] = field(default_factory=dict)  # restored chain heads
 
     def as_dict(self) -> dict:
         return {
@@ -80,6 +81,7 @@ class Outcome:
             "findings": [f.line() for f in self.verified.findings] if self.verified else [],
             "counts": self.counts,
             "database": self.database,
+            "heads": self.heads,
         }
 
 
@@ -386,7 +388,7 @@ def _run(target, key, at, backup_id, database, work, phases, progress) -> Outcom
         counts = snapshot._counts(cursor)
     return Outcome(
         manifest["backup_id"], restored_to, age, phases, replayed, report, len(documents),
-        counts, where,
+        counts, where, {"changes": pos_c, "accesses": pos_a},
     )  # fmt: skip
 
 

@@ -15,6 +15,7 @@ import contextlib
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -249,7 +250,10 @@ class Shipper(threading.Thread):
         self.stopping = threading.Event()
 
     def run(self) -> None:
+        # Rounds start at a fixed rate (not "interval after the last one ended"), so an
+        # entry waits at most one interval plus one round's work before it is shipped.
         while not self.stopping.is_set():
+            started = time.monotonic()
             close_old_connections()
             try:
                 ship_all()
@@ -257,7 +261,7 @@ class Shipper(threading.Thread):
                 log.warning("ledger shipping paused: %s", exc.message)
             except Exception:
                 log.exception("ledger shipping round failed")
-            self.stopping.wait(self.interval)
+            self.stopping.wait(max(0.0, self.interval - (time.monotonic() - started)))
         close_old_connections()
 
     def stop(self) -> None:
