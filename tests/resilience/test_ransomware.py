@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import sqlite3
+import threading
 import time
 
 import pytest
@@ -60,6 +61,18 @@ while True:
 """
 
 
+def _lines(child) -> list[str]:
+    """The child's output lines as they come (a thread reads them)."""
+    lines: list[str] = []
+
+    def read() -> None:
+        for line in child.stdout:
+            lines.append(line.rstrip("\n"))
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
 def _hashes(directory):
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in directory.iterdir()}
 
@@ -91,12 +104,21 @@ def _attack_and_recover(hospital, tmp_path):
 
     traffic = hospital.python(TRAFFIC)
     shipper = hospital.python(SHIPPER)
-    time.sleep(5)  # a few seconds of registrations, shipping and a backup under load
+    shipped = _lines(shipper)
+    # Registrations, shipping and a backup under load, until the backup is done and two
+    # more shipping rounds have run (children take a few seconds to start).
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        done = [i for i, line in enumerate(shipped) if line.startswith("backup ")]
+        if done and sum(line.startswith("round ") for line in shipped[done[0] :]) >= 2:
+            break
+        time.sleep(0.2)
     attack = dt.datetime.now(dt.UTC)
     for child in (traffic, shipper):
         child.send_signal(signal.SIGKILL)
     traffic_out, traffic_err = traffic.communicate(timeout=30)
-    shipper_out, shipper_err = shipper.communicate(timeout=30)
+    shipper.wait(timeout=30)
+    shipper_out, shipper_err = "\n".join(shipped), shipper.stderr.read()
 
     committed = [line.split() for line in traffic_out.splitlines() if line.strip()]
     assert len(committed) > 20, traffic_err[-2000:]

@@ -220,3 +220,62 @@ def test_the_server_never_holds_the_private_key(backed_up):
     assert on_server == []
     assert (backed_up.var / "keys" / "backup.pub").read_text().startswith("age1")
     assert os.stat(backed_up.keyfile).st_mode & 0o077 == 0
+
+
+def test_the_drill_restores_compares_and_records(backed_up, tmp_path):
+    result = backed_up.run("drill", "--key", str(backed_up.keyfile), check=False)
+    assert result.returncode == 0, result.stderr
+    said = " ".join(result.stdout.split())
+    assert "Restore drill passed" in said
+    assert "every count matches" in said
+    show = backed_up.python(
+        "from ajeya.resilience import selectors\n"
+        "from ajeya.resilience.models import DrillRun\n"
+        "run = DrillRun.objects.latest()\n"
+        "print(run.ok, sorted(run.phases), selectors.restore_line()[1])\n"
+    )
+    out, err = show.communicate(timeout=60)
+    assert out.split() == [
+        "True", "['decrypt',", "'fetch',", "'load',", "'replay',", "'verify']", "True"
+    ], err  # fmt: skip
+    # The drill of a damaged target fails, names the object and turns the line red.
+    copy = copy_target(backed_up, tmp_path)
+    name = _damage(copy, r"/db/.*\.age$")
+    failed = backed_up.run("drill", "--key", str(backed_up.keyfile), check=False,
+                           AJEYA_BACKUP_TARGETS=f"usb={copy}")  # fmt: skip
+    assert failed.returncode == 1
+    assert "restore drill FAILED" in failed.stderr
+    assert name in failed.stderr
+    show = backed_up.python(
+        "from ajeya.resilience import selectors\nprint(selectors.restore_line())\n"
+    )
+    out, _ = show.communicate(timeout=60)
+    assert "the latest drill FAILED" in out
+
+
+def test_prune_refuses_to_run_on_the_app_server(backed_up):
+    result = backed_up.run("prune", "--from", str(backed_up.target), "--key",
+                           str(backed_up.keyfile), "--keep-last", "1", "--dry-run",
+                           check=False)  # fmt: skip
+    assert result.returncode == 2
+    assert "never from the app server" in result.stderr
+
+
+def test_prune_where_the_backups_live_keeps_what_restores_need(backed_up, tmp_path):
+    copy = copy_target(backed_up, tmp_path)
+    storage_host = tmp_path / "storage-host"
+    storage_host.mkdir()
+    dry = backed_up.run("prune", "--from", str(copy), "--key", str(backed_up.keyfile),
+                        "--keep-last", "1", "--dry-run", var=storage_host,
+                        database_url="")  # fmt: skip
+    said = " ".join(dry.stdout.split())
+    assert "Keeping 1 backups (1 last); would delete 0 backups, 2 objects" in said
+    before = sorted(p.relative_to(copy) for p in copy.rglob("*") if p.is_file())
+    real = backed_up.run("prune", "--from", str(copy), "--key", str(backed_up.keyfile),
+                         "--keep-last", "1", var=storage_host, database_url="")  # fmt: skip
+    after = sorted(p.relative_to(copy) for p in copy.rglob("*") if p.is_file())
+    # Only the first segment goes: every entry in it is inside the kept backup.
+    gone = sorted(set(before) - set(after))
+    assert [p.parent.name for p in gone] == ["ledger", "ledger"], real.stdout
+    place, url = backed_up.fresh_place("after-prune")
+    assert _restore(backed_up, place, url, target=copy).returncode == 0

@@ -174,10 +174,10 @@ def cmd_prune(args: argparse.Namespace) -> int:
     from ajeya.cli import EXIT_USAGE, CLIError, out
     from ajeya.resilience import retention, targets
 
-    if (
-        args.source in settings.AJEYA_BACKUP_TARGETS
-        and Path(settings.AJEYA_BACKUP_PUBLIC_KEY).exists()
-    ):
+    own = set(settings.AJEYA_BACKUP_TARGETS) | {
+        spec["where"].rstrip("/") for spec in settings.AJEYA_BACKUP_TARGETS.values()
+    }
+    if args.source.rstrip("/") in own and Path(settings.AJEYA_BACKUP_PUBLIC_KEY).exists():
         raise CLIError(
             f"{args.source} is this app server's own backup target: prune runs where the "
             "backups live, with the storage's own credentials, never from the app server",

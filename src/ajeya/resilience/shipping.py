@@ -68,7 +68,7 @@ def _entries(chain: Chain, name: str, after: int) -> list[list]:
         cursor.execute(
             f"SELECT {', '.join(columns)} FROM {chain.model._meta.db_table} "  # noqa: S608
             "WHERE seq > %s ORDER BY seq LIMIT %s",
-            [after, MAX_ENTRIES],
+            [after, MAX_ENTRIES + 1],  # one more than shipped: is there a backlog?
         )
         rows = [list(row) for row in cursor.fetchall()]
     at = columns.index("recorded_at")
@@ -121,7 +121,8 @@ def read_segment(state: ShipState) -> Segment:
     with consistent_read():
         changes = _entries(CHANGES, "changes", state.changes_seq)
         accesses = _entries(ACCESSES, "accesses", state.accesses_seq)
-        complete = len(changes) < MAX_ENTRIES and len(accesses) < MAX_ENTRIES
+        complete = len(changes) <= MAX_ENTRIES and len(accesses) <= MAX_ENTRIES
+        changes, accesses = changes[:MAX_ENTRIES], accesses[:MAX_ENTRIES]
         return Segment(changes, accesses, _sequences() if complete else None, _images(changes))
 
 
