@@ -220,6 +220,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"Verified {report.entries_checked:,} ledger entries and {report.rows_checked:,} rows: "
         + ("clean." if report.ok else f"{len(report.findings)} finding(s) — run `ajeya verify`.")
     )
+    from ajeya.resilience import demo as recovery_demo
+
+    with out.status("Backing up, shipping the ledger and drilling a restore…"):
+        recovery = recovery_demo.set_up(Path(settings.VAR_DIR).parent)
+    out.print(
+        f"Backed up to {settings.AJEYA_BACKUP_TARGETS[recovery.target]['where']}; restore "
+        + (
+            f"drill passed in {recovery.drill_seconds:.1f} s."
+            if recovery.drill_ok
+            else f"drill FAILED: {recovery.drill_message}"
+        ),
+        markup=False,
+    )
+    if recovery.key_file:
+        out.print(
+            f"DEMO ONLY: the private backup key is at {recovery.key_file}; a hospital keeps "
+            "it off the server (docs/recovery.md).",
+            markup=False,
+        )
     print_logins(logins, url=f"http://{args.host}:{args.port}/")
     if args.no_serve:
         return 0
