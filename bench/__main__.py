@@ -14,6 +14,7 @@ BENCHMARKS = {
     "lab": "bench.lab",
     "billing": "bench.billing",
     "reports": "bench.reports",
+    "recovery": "bench.recovery",
 }
 
 

@@ -108,12 +108,12 @@ class Hospital:
 def make_hospital(root: Path, patients: int = 8) -> Hospital:
     hospital = Hospital(root, root / "var", root / "usb")
     hospital.target.mkdir()
-    (root / "keys-offline").mkdir()
     if ON_POSTGRES:
         hospital.database_url = hospital.new_database()
+    # The demo makes a backup key beside var/ (the private half in demo-backup-key/),
+    # backs up once, ships and drills.
     hospital.run("demo", "--no-serve", "--patients", str(patients))
-    hospital.run("keys", "init", "--out", str(root / "keys-offline"))
-    hospital.keyfile = next((root / "keys-offline").iterdir())
+    hospital.keyfile = next((root / "demo-backup-key").glob("*.txt"))
     return hospital
 
 
