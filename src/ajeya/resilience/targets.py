@@ -229,7 +229,9 @@ class S3Target:
             raise TargetError(f"{self.name}: cannot fetch {key} ({_s3_message(exc)})") from None
 
     def list(self, prefix: str) -> list[str]:
-        full = self._key(prefix) if prefix else self.prefix
+        if ".." in prefix.split("/") or prefix.startswith("/"):
+            raise TargetError(f"{prefix!r} is not a valid prefix")
+        full = f"{self.prefix}/{prefix}" if self.prefix else prefix
         keys = []
         try:
             pages = self._client.get_paginator("list_objects_v2").paginate(
