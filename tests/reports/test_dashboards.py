@@ -200,17 +200,21 @@ def test_collections_by_mode_and_department(hospital):
 # -- resilience -----------------------------------------------------------------------------
 
 
-def test_resilience_says_not_configured_until_a_provider_plugs_in(db, clock_at):
+def test_resilience_lines_come_from_their_providers(db, clock_at):
     clock_at(2026, 11, 30, 16, 0)
     data = dashboards.resilience(TODAY)
     assert data.ledger.last_run is None
+    # Backups and drills answer from the resilience app; alerts are not built yet.
     assert [(c.title, c.ok) for c in data.checks] == [
-        ("Last backup", None),
-        ("Last verified restore", None),
+        ("Last backup", False),
+        ("Last verified restore", False),
         ("Open security alerts", None),
     ]
-    assert all(c.text.startswith("Not configured yet") for c in data.checks)
+    assert data.checks[0].text.startswith("never backed up")
+    assert data.checks[1].text.startswith("never drilled")
+    assert data.checks[2].text.startswith("Not configured yet")
 
+    saved = dict(dashboards._resilience)
     dashboards.register_resilience(
         "backup", lambda day: dashboards.Check("Last backup", f"{day:%d-%m-%Y} 02:00", ok=True)
     )
@@ -222,13 +226,14 @@ def test_resilience_says_not_configured_until_a_provider_plugs_in(db, clock_at):
     try:
         backup, restore, alerts = dashboards.resilience(TODAY).checks
     finally:
-        dashboards.unregister_resilience("backup")
-        dashboards.unregister_resilience("alerts")
+        dashboards._resilience.clear()
+        dashboards._resilience.update(saved)
     assert (backup.text, backup.ok) == ("30-11-2026 02:00", True)
-    assert restore.text.startswith("Not configured yet")
     assert (alerts.title, alerts.ok) == ("Open security alerts", False)
     with pytest.raises(ValueError, match="unknown"):
         dashboards.register_resilience("coffee", broken)
+    dashboards.unregister_resilience("alerts")
+    assert dashboards.resilience(TODAY).checks[2].text.startswith("Not configured yet")
 
 
 def test_resilience_panel_shows_the_last_verification(client_as, clock_at):
@@ -236,7 +241,9 @@ def test_resilience_panel_shows_the_last_verification(client_as, clock_at):
     client = client_as(Role.IT_SECURITY)
     page = client.get(URL).content.decode()
     assert "never verified" in page
-    assert page.count("Not configured yet") == 3
+    assert "never backed up" in page
+    assert "never drilled" in page
+    assert page.count("Not configured yet") == 1  # security alerts
     VerificationRun.objects.create(**_clean_run())
     page = client.get(URL).content.decode()
     assert "never verified" not in page

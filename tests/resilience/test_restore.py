@@ -157,7 +157,7 @@ def test_a_missing_segment_in_the_middle_is_a_gap_not_a_silent_loss(backed_up, t
 
 def test_a_replaced_manifest_is_refused(backed_up, tmp_path):
     copy = copy_target(backed_up, tmp_path)
-    manifest = next((copy / "snapshots").rglob("manifest.json"))
+    manifest = sorted((copy / "snapshots").rglob("manifest.json"))[-1]  # the newest
     doc = orjson.loads(manifest.read_bytes())
     doc["objects"][0]["sha256"] = "0" * 64  # point at other bytes, keep the old signature
     manifest.write_bytes(orjson.dumps(doc))
