@@ -23,7 +23,7 @@ from pathlib import Path
 
 import orjson
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from ajeya.core import clock
 from ajeya.core.errors import ApplicationError
@@ -106,7 +106,13 @@ def plan(target, key: RestoreKey, *, at: dt.datetime | None = None,
     at_text = _text(at) if at else None
     chosen = None
     for mkey in sorted(keys, reverse=True):
-        manifest = signing.load(target.get_bytes(mkey), key.signer, name=mkey, kind="manifest")
+        try:
+            manifest = signing.load(target.get_bytes(mkey), key.signer, name=mkey, kind="manifest")
+        except signing.SignatureError as exc:
+            raise RestoreError(
+                f"{exc.message}; nothing was restored (an earlier backup can be chosen with "
+                "--backup ID)"
+            ) from None
         if manifest.get("format") != layout.MANIFEST_FORMAT:
             raise RestoreError(f"{mkey} is not an Ajeya backup manifest")
         if at_text is None or _data_time(manifest) <= at_text:
@@ -358,11 +364,22 @@ def _run(target, key, at, backup_id, database, work, phases, progress) -> Outcom
     replayed = replay.Replayed()
     pos_c = manifest["heads"]["changes"]["seq"]
     pos_a = manifest["heads"]["accesses"]["seq"]
+    # A backlog cut into pieces may split one of the hospital's transactions between two
+    # segments: each run of segments up to a consistent one commits as one.
+    group: list[dict] = []
     for i, (_, meta) in enumerate(the_plan.segments, 1):
-        payload = orjson.loads(opened[meta["object"]["key"]].read_bytes())
-        replay.apply_segment(payload, changes_after=pos_c, accesses_after=pos_a, result=replayed)
-        pos_c = max(pos_c, meta["changes"]["last"])
-        pos_a = max(pos_a, meta["accesses"]["last"])
+        group.append(meta)
+        if not meta.get("consistent") and i < len(the_plan.segments):
+            continue
+        with transaction.atomic():
+            for each in group:
+                payload = orjson.loads(opened[each["object"]["key"]].read_bytes())
+                replay.apply_segment(
+                    payload, changes_after=pos_c, accesses_after=pos_a, result=replayed
+                )
+                pos_c = max(pos_c, each["changes"]["last"])
+                pos_a = max(pos_a, each["accesses"]["last"])
+        group = []
         progress("Replaying the ledger", i, len(the_plan.segments))
     replay.reset_id_sequences(replayed.touched)
     phases["replay"] = time.perf_counter() - started
