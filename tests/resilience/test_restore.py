@@ -97,6 +97,18 @@ def test_the_next_uhid_after_a_restore_is_the_next_one_not_a_repeat(backed_up, t
     assert issued > newest
 
 
+def _refused(backed_up, *phrases: str, target=None, key=None) -> None:
+    """A restore that must fail: exit 1, one line naming every phrase, nothing left."""
+    place, url = backed_up.fresh_place("refused")
+    result = _restore(backed_up, place, url, target=target, key=key)
+    assert result.returncode == 1, result.stdout
+    said = " ".join(result.stderr.split())
+    for phrase in phrases:
+        assert phrase in said
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert _tables(place, url) == 0
+
+
 def _damage(copy: Path, pattern: str) -> str:
     # The newest match: the oldest segment holds only entries the snapshot already has,
     # and a restore rightly never opens it.
@@ -118,26 +130,14 @@ def _damage(copy: Path, pattern: str) -> str:
 def test_a_tampered_object_is_refused_by_name_and_nothing_is_left(backed_up, tmp_path, what,
                                                                   pattern):  # fmt: skip
     copy = copy_target(backed_up, tmp_path)
-    name = _damage(copy, pattern)
-    place, url = backed_up.fresh_place("tampered")
-    result = _restore(backed_up, place, url, target=copy)
-    assert result.returncode == 1, what
-    assert name in result.stderr
-    assert "tampered" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert _tables(place, url) == 0
+    _refused(backed_up, _damage(copy, pattern), "tampered", target=copy)
 
 
 def test_a_missing_object_is_named(backed_up, tmp_path):
     copy = copy_target(backed_up, tmp_path)
     gone = next((copy / "documents").rglob("*.age"))
     gone.unlink()
-    place, url = backed_up.fresh_place("missing")
-    result = _restore(backed_up, place, url, target=copy)
-    assert result.returncode == 1
-    assert gone.relative_to(copy).as_posix() in result.stderr
-    assert "missing" in result.stderr
-    assert _tables(place, url) == 0
+    _refused(backed_up, gone.relative_to(copy).as_posix(), "missing", target=copy)
 
 
 def test_a_missing_segment_in_the_middle_is_a_gap_not_a_silent_loss(backed_up, tmp_path):
@@ -147,12 +147,8 @@ def test_a_missing_segment_in_the_middle_is_a_gap_not_a_silent_loss(backed_up, t
     middle = segments[1]
     middle.unlink()
     middle.with_suffix(".age").unlink()
-    place, url = backed_up.fresh_place("gap")
-    result = _restore(backed_up, place, url, target=copy)
-    assert result.returncode == 1
-    assert "a segment is missing" in result.stderr
-    assert segments[2].relative_to(copy).as_posix() in result.stderr
-    assert _tables(place, url) == 0
+    named = segments[2].relative_to(copy).as_posix()
+    _refused(backed_up, "a segment is missing", named, target=copy)
 
 
 def test_a_replaced_manifest_is_refused(backed_up, tmp_path):
@@ -161,12 +157,8 @@ def test_a_replaced_manifest_is_refused(backed_up, tmp_path):
     doc = orjson.loads(manifest.read_bytes())
     doc["objects"][0]["sha256"] = "0" * 64  # point at other bytes, keep the old signature
     manifest.write_bytes(orjson.dumps(doc))
-    place, url = backed_up.fresh_place("manifest")
-    result = _restore(backed_up, place, url, target=copy)
-    assert result.returncode == 1
-    assert manifest.relative_to(copy).as_posix() in result.stderr
-    assert "signature does not verify" in result.stderr
-    assert _tables(place, url) == 0
+    named = manifest.relative_to(copy).as_posix()
+    _refused(backed_up, named, "signature does not verify", "--backup ID", target=copy)
 
 
 def test_a_wrong_key_is_refused(backed_up, tmp_path):
@@ -176,19 +168,13 @@ def test_a_wrong_key_is_refused(backed_up, tmp_path):
     backed_up.run("keys", "init", "--out", str(other), var=tmp_path / "other-var",
                   database_url="")  # fmt: skip
     stranger = next(other.iterdir())
-    place, url = backed_up.fresh_place("stranger")
-    result = _restore(backed_up, place, url, key=stranger)
-    assert result.returncode == 1
-    assert "signature does not verify" in result.stderr
+    _refused(backed_up, "signature does not verify", key=stranger)
     # Our signer but another private key: the objects will not open.
     lines = backed_up.keyfile.read_text().splitlines()
     theirs = [line for line in stranger.read_text().splitlines() if line.startswith("AGE-")]
     mixed = tmp_path / "mixed.txt"
     mixed.write_text("\n".join([*(x for x in lines if not x.startswith("AGE-")), *theirs]))
-    result = _restore(backed_up, place, url, key=mixed)
-    assert result.returncode == 1
-    assert "does not open this backup" in result.stderr
-    assert _tables(place, url) == 0
+    _refused(backed_up, "does not open this backup", key=mixed)
 
 
 def test_bad_key_files_are_one_line(backed_up, tmp_path):

@@ -44,15 +44,10 @@ def _scratch_database(work: Path) -> tuple[str, str]:
     """(DATABASE_URL for the child, PostgreSQL scratch database name or "")."""
     if connection.vendor == "sqlite":
         return f"sqlite:///{work / 'var' / 'ajeya.sqlite3'}", ""
-    import psycopg
-
     db = settings.DATABASES["default"]
     name = f"{db['NAME']}_drill"[:63]
     env = snapshot.pg_env(db)
-    with psycopg.connect(
-        host=env.get("PGHOST"), port=env.get("PGPORT"), user=env.get("PGUSER"),
-        password=env.get("PGPASSWORD"), dbname=db["NAME"], autocommit=True,
-    ) as conn:  # fmt: skip
+    with snapshot.pg_connect() as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     user = env.get("PGUSER", "")
@@ -65,14 +60,7 @@ def _scratch_database(work: Path) -> tuple[str, str]:
 def _drop_scratch_database(name: str) -> None:
     if not name:
         return
-    import psycopg
-
-    db = settings.DATABASES["default"]
-    env = snapshot.pg_env(db)
-    with psycopg.connect(
-        host=env.get("PGHOST"), port=env.get("PGPORT"), user=env.get("PGUSER"),
-        password=env.get("PGPASSWORD"), dbname=db["NAME"], autocommit=True,
-    ) as conn:  # fmt: skip
+    with snapshot.pg_connect() as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

@@ -133,23 +133,21 @@ def pg_env(db: dict | None = None) -> dict[str, str]:
     return env
 
 
-def _postgresql(staging: Path) -> Snapshot:
+def pg_connect():
+    """A psycopg connection (autocommit) to the configured database, outside Django's."""
     import psycopg
 
+    env = pg_env()
+    return psycopg.connect(
+        host=env.get("PGHOST"), port=env.get("PGPORT"), user=env.get("PGUSER"),
+        password=env.get("PGPASSWORD"), dbname=env.get("PGDATABASE"), autocommit=True,
+    )  # fmt: skip
+
+
+def _postgresql(staging: Path) -> Snapshot:
     out = staging / "pgdump"
-    db = settings.DATABASES["default"]
-    env = pg_env(db)
-    with (
-        psycopg.connect(
-            host=env.get("PGHOST"),
-            port=env.get("PGPORT"),
-            user=env.get("PGUSER"),
-            password=env.get("PGPASSWORD"),
-            dbname=env.get("PGDATABASE"),
-            autocommit=True,
-        ) as conn,
-        conn.cursor() as cursor,
-    ):
+    env = pg_env()
+    with pg_connect() as conn, conn.cursor() as cursor:
         cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         cursor.execute("SELECT pg_export_snapshot()")
         snapshot_id = cursor.fetchone()[0]
