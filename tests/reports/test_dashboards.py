@@ -224,7 +224,7 @@ def test_resilience_lines_come_from_their_providers(db, clock_at):
 
     dashboards.register_resilience("alerts", broken)
     try:
-        backup, restore, alerts = dashboards.resilience(TODAY).checks
+        backup, _, alerts = dashboards.resilience(TODAY).checks
     finally:
         dashboards._resilience.clear()
         dashboards._resilience.update(saved)
