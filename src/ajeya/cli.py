@@ -6,6 +6,7 @@ Every failure ends with one readable line on stderr and a non-zero exit code.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import io
 import os
@@ -296,13 +297,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from ajeya.core import clock
     from ajeya.ledger import checkpoints, verification
 
+    if args.workers < 1:
+        raise CLIError("--workers must be at least 1", EXIT_USAGE)
     public_key = checkpoints.load_public_key(Path(args.public_key)) if args.public_key else None
     checkpoint = checkpoints.load(Path(args.checkpoint), public_key) if args.checkpoint else None
     started = clock.now()
-    with _progress() as progress:
+    # With --json, standard output carries the report only: no progress bars.
+    with contextlib.nullcontext() if args.json else _progress() as progress:
         tasks: dict[str, int] = {}
 
         def advance(table: str, n: int) -> None:
+            if progress is None:
+                return
             if table not in tasks:
                 tasks[table] = progress.add_task(table, total=None)
             progress.advance(tasks[table], n)
@@ -312,6 +318,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             use_checkpoint_dir=not args.checkpoint,
             public_key=public_key,
             progress=advance,
+            workers=args.workers,
         )
     if not args.no_save:
         verification.save_run(report, trigger="cli", started_at=started)
@@ -528,6 +535,12 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--checkpoint", help="check against this checkpoint file")
     verify.add_argument("--public-key", help="verify checkpoints with this public key")
     verify.add_argument("--no-save", action="store_true", help="do not record this run")
+    verify.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes checking chains and tables side by side (default: one per core)",
+    )
 
     add("worker", cmd_worker, "run background jobs: checkpoints, scheduled verification")
 

@@ -273,3 +273,41 @@ def test_prune_where_the_backups_live_keeps_what_restores_need(backed_up, tmp_pa
     place, url = backed_up.fresh_place("after-prune")
     restored = _restore(backed_up, place, url, target=copy, key=backed_up.keyfile)
     assert restored.returncode == 0, restored.stderr
+
+
+def _raw(place, url, sql: str) -> None:
+    if ON_POSTGRES:
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql)
+        return
+    with sqlite3.connect(place / "ajeya.sqlite3") as conn:
+        conn.execute(sql)
+
+
+def test_verify_in_several_processes_finds_what_one_finds(backed_up, tmp_path):
+    place, url = backed_up.fresh_place("parallel-verify")
+    assert _restore(backed_up, place, url).returncode == 0
+    clean = backed_up.run("verify", "--workers", "2", "--json", var=place, database_url=url)
+    assert json.loads(clean.stdout)["ok"] is True
+    # The intruder: a patient's name changed behind the application's back.
+    _raw(place, url, "UPDATE patients_patient SET name = 'Someone Else' WHERE id = "
+                     "(SELECT MIN(id) FROM patients_patient)")  # fmt: skip
+    reports = []
+    for workers in ("1", "2"):
+        result = backed_up.run("verify", "--workers", workers, "--json", "--no-save",
+                               var=place, database_url=url, check=False)  # fmt: skip
+        assert result.returncode == 1
+        reports.append(json.loads(result.stdout))
+    one, two = reports
+    assert one["findings"] == two["findings"]
+    assert one["entries_checked"] == two["entries_checked"]
+    assert one["rows_checked"] == two["rows_checked"]
+    assert any(
+        f["table"] == "patients_patient" and "differs from ledger entry" in f["problem"]
+        for f in two["findings"]
+    )
+    bad = backed_up.run("verify", "--workers", "0", var=place, database_url=url, check=False)
+    assert bad.returncode == 2
+    assert "--workers must be at least 1" in bad.stderr

@@ -13,6 +13,7 @@ an "unverified" name, never under the live one).
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import shutil
 import subprocess
@@ -388,7 +389,7 @@ def _run(target, key, at, backup_id, database, work, phases, progress) -> Outcom
     staged_files = _stage_server_files(manifest, opened, work)
     documents = _stage_documents(the_plan.documents, opened, work)
     _install(staged_files, documents, overwrite=database.overwrite)
-    report = verification.verify(public_key=key.signer)
+    report = verification.verify(public_key=key.signer, workers=os.cpu_count() or 1)
     phases["verify"] = time.perf_counter() - started
     if not report.ok:
         lines = "; ".join(f.line() for f in report.findings[:5])
