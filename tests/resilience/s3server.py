@@ -29,7 +29,8 @@ APP_POLICY = {
             "Effect": "Allow",
             "Action": [
                 "s3:PutObject", "s3:PutObjectRetention", "s3:GetObject", "s3:GetObjectVersion",
-                "s3:GetObjectRetention", "s3:ListBucket", "s3:GetBucketLocation",
+                "s3:GetObjectRetention", "s3:ListBucket", "s3:ListBucketVersions",
+                "s3:GetBucketLocation",
                 "s3:GetBucketObjectLockConfiguration", "s3:ListBucketMultipartUploads",
                 "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload",
             ],

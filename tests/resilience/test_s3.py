@@ -105,3 +105,14 @@ def test_backup_ship_and_restore_through_s3(s3, backed_up, tmp_path):
     assert down.returncode == 1
     assert "backup to vault FAILED" in down.stderr
     assert len(down.stderr.strip().splitlines()) == 1
+
+
+def test_an_object_replaced_with_the_apps_credentials_is_read_as_first_written(s3):
+    target = _target(s3, "replaced")
+    target.put_bytes("ledger/one.json", b"genuine")
+    # An intruder with the app's credentials puts a new version under the same name
+    # (it cannot delete or shorten the locked original).
+    s3.client(s3server.APP).put_object(
+        Bucket=s3server.BUCKET, Key="replaced/ledger/one.json", Body=b"forged"
+    )
+    assert target.get_bytes("ledger/one.json") == b"genuine"

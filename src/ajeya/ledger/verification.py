@@ -406,6 +406,7 @@ def verify(
     public_key=None,
     progress: Progress | None = None,
     workers: int = 1,
+    checkpoint_dir=None,
 ) -> Report:
     """Check everything. Every checkpoint in AJEYA_CHECKPOINT_DIR is checked (each one
     pins the chain up to its position), plus `checkpoint` if given. With `workers` > 1
@@ -418,7 +419,7 @@ def verify(
             report.findings.append(Finding("derived", table, ident, problem))
     found: list[checkpoints.Checkpoint] = []
     if use_checkpoint_dir:
-        found, unreadable = checkpoints.load_all(public_key=public_key)
+        found, unreadable = checkpoints.load_all(checkpoint_dir, public_key=public_key)
         for problem in unreadable:
             report.findings.append(Finding("checkpoint", "checkpoint", "file", problem))
     if checkpoint is not None:

@@ -109,7 +109,7 @@ def backup(target_name: str | None = None, *, trigger: str = "cli",
             path.unlink()
             progress("Compressing and encrypting", i, total)
         sealed_server = []
-        for i, (name, path) in enumerate(layout.server_files()):
+        for i, (name, path) in enumerate(layout.server_files(snap.heads)):
             out = work / f"server-{i}.age"
             sealed_server.append((f"snapshots/{backup_id}/server/{name}.age", name, out,
                                   sealing.seal_file(path, out, recipient)))  # fmt: skip
@@ -181,6 +181,8 @@ def _to_target(target, backup_id, started, snap, sealed_db, sealed_server, recip
         run.message = exc.message
     except OSError as exc:
         run.message = f"{target.name}: {exc.strerror or exc}"
+    except Exception as exc:  # a misconfigured target must not stop the others
+        run.message = f"{target.name}: {type(exc).__name__}: {exc}"
     run.finished_at = clock.now()
     run.save()
     return Result(target.name, backup_id, run.ok, run.message, run)

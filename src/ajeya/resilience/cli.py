@@ -130,6 +130,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
         markup=False,
     )
     out.print(f"ajeya verify: clean ({outcome.verified.entries_checked:,} entries).")
+    if outcome.stopped_short:
+        out.print(f"Note: {outcome.stopped_short}.", markup=False)
     return 0
 
 

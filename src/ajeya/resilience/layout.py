@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import orjson
 from django.conf import settings
 
 from ajeya.core import clock
@@ -55,7 +56,18 @@ def document_key(store: str, name: str) -> str:
     return f"documents/{store}/{name}.age"
 
 
-def server_files() -> list[tuple[str, Path]]:
+def _checkpoint_within(path: Path, heads: dict | None) -> bool:
+    """A checkpoint signed after the snapshot would claim entries the backup lacks."""
+    if heads is None:
+        return True
+    try:
+        doc = orjson.loads(path.read_bytes())
+        return all(int(doc[n]["seq"]) <= heads[n]["seq"] for n in ("changes", "accesses"))
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, OSError):
+        return False  # unreadable: `ajeya verify` on the server names it
+
+
+def server_files(heads: dict | None = None) -> list[tuple[str, Path]]:
     """Files a restored server needs besides the database: the ledger's signing key (so
     it keeps signing checkpoints that verify with the key auditors already hold), the
     signed checkpoints, and the backup public key. Names relative to their settings."""
@@ -70,7 +82,9 @@ def server_files() -> list[tuple[str, Path]]:
     checkpoints = Path(settings.AJEYA_CHECKPOINT_DIR)
     if checkpoints.is_dir():
         files.extend(
-            (f"checkpoints/{p.name}", p) for p in sorted(checkpoints.iterdir()) if p.is_file()
+            (f"checkpoints/{p.name}", p)
+            for p in sorted(checkpoints.glob("checkpoint-*.json"))
+            if p.is_file() and _checkpoint_within(p, heads)
         )
     return files
 

@@ -95,42 +95,69 @@ def _use_images(images: dict, last_hash: dict, result: Replayed) -> None:
             result.images_used += 1
 
 
-def apply_segment(payload: dict, *, changes_after: int, accesses_after: int,
-                  result: Replayed) -> None:  # fmt: skip
-    """Apply one segment's entries past the given sequence numbers, in one transaction."""
+class ChainBroken(ValueError):
+    """A segment's entries do not continue the chain where the restore stands."""
+
+
+def _continue(rows: list[dict], name: str, head: tuple[int, str], meta: dict,
+              label: str) -> tuple[int, str]:  # fmt: skip
+    """Check `rows` (already past the head) follow the head one by one and end where the
+    signed description says; return the new head."""
+    seq, digest = head
+    for row in rows:
+        if row["seq"] != seq + 1 or row["prev_hash"] != digest:
+            raise ChainBroken(
+                f"{label}: {name} entry #{row['seq']} does not continue the chain at #{seq} "
+                "(forged, or from another history)"
+            )
+        seq, digest = row["seq"], row["hash"]
+    if seq < meta["last"] or (
+        meta["count"] and seq == meta["last"] and digest != meta["last_hash"]
+    ):
+        raise ChainBroken(
+            f"{label}: holds {name} entries up to #{seq}, its description says #{meta['last']}"
+        )
+    return seq, digest
+
+
+def apply_segment(payload: dict, *, heads: dict[str, tuple[int, str]], meta: dict,
+                  label: str, result: Replayed) -> dict[str, tuple[int, str]]:  # fmt: skip
+    """Apply one segment's entries past the heads, in order, in one transaction; return
+    the new heads. Entries are applied one by one in sequence order, as they were
+    committed, so the database's unique rules (one patient per bed, one open visit per
+    clinic and day) hold at every step as they did on the live system."""
     columns = payload["columns"]
-    changes = _entry_rows(columns["changes"], payload["changes"], changes_after)
-    accesses = _entry_rows(columns["accesses"], payload["accesses"], accesses_after)
-    last: dict[tuple[str, str], dict] = {}
-    for change in changes:
-        key = (change["subject_type"], change["subject_id"])
-        last.pop(key, None)
-        last[key] = change
+    changes = _entry_rows(columns["changes"], payload["changes"], heads["changes"][0])
+    accesses = _entry_rows(columns["accesses"], payload["accesses"], heads["accesses"][0])
+    new_heads = {
+        "changes": _continue(changes, "changes", heads["changes"], meta["changes"], label),
+        "accesses": _continue(accesses, "accesses", heads["accesses"], meta["accesses"], label),
+    }
+    last_hash: dict[tuple[str, str], str] = {}
     with transaction.atomic():
         insert_rows(LedgerEntry, changes, passthrough=frozenset({"recorded_at"}))
         insert_rows(AccessEntry, accesses, passthrough=frozenset({"recorded_at"}))
-        for change in last.values():
+        for change in changes:
             change["after"] = LedgerEntry(payload=change["payload"]).after
             _apply(change, result)
-        _use_images(
-            payload.get("images") or {},
-            {key: change["state_hash"] for key, change in last.items()},
-            result,
-        )
+            last_hash[(change["subject_type"], change["subject_id"])] = change["state_hash"]
+        _use_images(payload.get("images") or {}, last_hash, result)
         for name, value in (payload.get("sequences") or {}).items():
             IdentifierSequence.objects.update_or_create(name=name, defaults={"next_value": value})
         by_type: dict[str, list[str]] = {}
-        for subject_type, subject_id in last:
+        for subject_type, subject_id in last_hash:
             by_type.setdefault(subject_type, []).append(subject_id)
         for subject_type, ids in by_type.items():
             if subject_type in registry.REBUILDERS:
                 registry.REBUILDERS[subject_type](ids)
     result.changes += len(changes)
     result.accesses += len(accesses)
-    times = [row[columns["changes"].index("recorded_at")] for row in payload["changes"][-1:]]
-    times += [row[columns["accesses"].index("recorded_at")] for row in payload["accesses"][-1:]]
-    if times:
-        result.last_time = max([result.last_time, *map(str, times)])
+    # The newest time applied, as the ledger's text (UTC, six fractional digits).
+    for name, applied in (("changes", changes), ("accesses", accesses)):
+        if applied:
+            raw = payload[name][-1][columns[name].index("recorded_at")]
+            result.last_time = max(result.last_time, str(raw))
+    return new_heads
 
 
 def reset_id_sequences(touched: set) -> None:

@@ -34,6 +34,7 @@ from ajeya.resilience import layout, replay, sealing, signing, snapshot
 from ajeya.resilience.keys import RestoreKey
 
 PHASES = ("fetch", "decrypt", "load", "replay", "verify")
+CHAIN_NAMES = ("changes", "accesses")
 SEGMENT_NAME = re.compile(r"^ledger/c(\d{12})-a(\d{12})-(\w+)\.json$")
 Progress = Callable[[str, int, int | None], None]
 
@@ -67,6 +68,7 @@ class Outcome:
     counts: dict[str, int] = field(default_factory=dict)
     database: str = ""
     heads: dict[str, int] = field(default_factory=dict)  # restored chain heads
+    stopped_short: str = ""  # why replay ended before the newest segment, if it did
 
     def as_dict(self) -> dict:
         return {
@@ -83,6 +85,7 @@ class Outcome:
             "counts": self.counts,
             "database": self.database,
             "heads": self.heads,
+            "stopped_short": self.stopped_short,
         }
 
 
@@ -129,44 +132,89 @@ def plan(target, key: RestoreKey, *, at: dt.datetime | None = None,
             "(DATABASE_URL)"
         )
     heads = manifest["heads"]
-    pos_c, pos_a = heads["changes"]["seq"], heads["accesses"]["seq"]
-    segments, stop = [], ""
+    pos = {name: (heads[name]["seq"], heads[name]["hash"]) for name in CHAIN_NAMES}
+    segments, stop, skipped = [], "", []
     consistent = 0
-    for skey in _segment_keys(target, pos_c, pos_a):
+    for skey, named in _segment_keys(target, pos["changes"][0], pos["accesses"][0]):
         meta = signing.load(target.get_bytes(skey), key.signer, name=skey, kind="ledger segment")
-        changes, accesses = meta["changes"], meta["accesses"]
-        if changes["last"] <= pos_c and accesses["last"] <= pos_a:
+        ranges = {name: meta[name] for name in CHAIN_NAMES}
+        if (ranges["changes"]["last"], ranges["accesses"]["last"]) != named:
+            raise RestoreError(f"{skey}: its name and its signed description disagree")
+        if all(ranges[n]["last"] <= pos[n][0] for n in CHAIN_NAMES):
             continue  # shipped twice: nothing new
-        if changes["after"] > pos_c or accesses["after"] > pos_a:
+        # A segment that starts exactly at the head must chain to it; one that does not
+        # belongs to another history (shipped after an earlier point-in-time restore).
+        if any(
+            ranges[n]["count"] and ranges[n]["after"] == pos[n][0]
+            and ranges[n]["prev_hash"] != pos[n][1]
+            for n in CHAIN_NAMES
+        ):  # fmt: skip
+            skipped.append(skey)
+            continue
+        if any(ranges[n]["after"] > pos[n][0] for n in CHAIN_NAMES):
             raise RestoreError(
-                f"{target.name}: ledger entries after #{pos_c} (changes) / #{pos_a} "
-                f"(accesses) are on no segment before {skey}; a segment is missing. "
-                "Restore to a moment before it with --at."
+                f"{target.name}: ledger entries after #{pos['changes'][0]} (changes) / "
+                f"#{pos['accesses'][0]} (accesses) are on no segment before {skey}; a segment "
+                "is missing. Restore to a moment before it with --at."
             )
-        seg_time = max(changes.get("last_time") or "", accesses.get("last_time") or "")
+        seg_time = max(ranges[n].get("last_time") or "" for n in CHAIN_NAMES)
         if at_text and seg_time > at_text:
             stop = f"segments after {at_text} UTC left out (--at)"
             break
         segments.append((skey, meta))
-        pos_c, pos_a = max(pos_c, changes["last"]), max(pos_a, accesses["last"])
+        for n in CHAIN_NAMES:
+            if ranges[n]["last"] > pos[n][0]:
+                pos[n] = (ranges[n]["last"], ranges[n]["last_hash"])
         if meta.get("consistent"):
             consistent = len(segments)
     if consistent < len(segments):
         stop = stop or "the newest segments were a backlog cut short; replay ends before them"
         segments = segments[:consistent]
-    documents = {d["key"]: d for d in manifest.get("documents", [])}
-    for _, meta in segments:
+    if skipped and not segments and not stop:
+        stop = f"{len(skipped)} segments of another history left out"
+    # The manifest's own description of a document wins over a segment's.
+    documents: dict[str, dict] = {}
+    for _, meta in reversed(segments):
         documents.update({d["key"]: d for d in meta.get("documents", [])})
+    documents.update({d["key"]: d for d in manifest.get("documents", [])})
+    for entry in documents.values():
+        _check_document(entry)
+    for entry in manifest["objects"]:
+        _check_object_name(entry)
     return Plan(mkey, manifest, segments, documents, stop)
 
 
-def _segment_keys(target, pos_c: int, pos_a: int) -> list[str]:
+DOCUMENT_NAME = re.compile(r"^[0-9a-f]{64}\.[a-z0-9]{1,8}$")
+SERVER_NAME = re.compile(
+    r"^(ledger-signing\.key|ledger-signing\.pub|backup\.pub|checkpoints/checkpoint-[\w.-]+\.json)$"
+)
+DUMP_NAME = re.compile(r"^(ajeya\.sqlite3|pgdump/[\w.]+)$")
+
+
+def _check_document(entry: dict) -> None:
+    """Documents are named by their content; a name that is not a content hash, or that
+    differs from what the plain bytes hash to, is refused before anything is written."""
+    if entry.get("store") not in layout.document_stores() or not DOCUMENT_NAME.match(
+        entry.get("name", "")
+    ):
+        raise RestoreError(f"{entry.get('key')}: not a document name this version writes")
+    if entry["name"].split(".")[0] != entry["plain_sha256"]:
+        raise RestoreError(f"{entry['key']}: its name is not the hash of its contents")
+
+
+def _check_object_name(entry: dict) -> None:
+    pattern = SERVER_NAME if entry.get("role") == "server" else DUMP_NAME
+    if not pattern.match(entry.get("name", "")):
+        raise RestoreError(f"{entry.get('key')}: {entry.get('name')!r} is not a name restore uses")
+
+
+def _segment_keys(target, pos_c: int, pos_a: int) -> list[tuple[str, tuple[int, int]]]:
     found = []
     for key in target.list("ledger/"):
         match = SEGMENT_NAME.match(key)
         if match and (int(match[1]) > pos_c or int(match[2]) > pos_a):
             found.append((int(match[1]), int(match[2]), match[3], key))
-    return [key for *_, key in sorted(found)]
+    return [(key, (c, a)) for c, a, _, key in sorted(found)]
 
 
 # -- the database side -----------------------------------------------------------------
@@ -181,6 +229,7 @@ class _Database:
         name = settings.DATABASES["default"]["NAME"]
         self.final = Path(name) if self.vendor == "sqlite" else None
         self.loaded = False
+        self.kept = ""  # PostgreSQL --overwrite: the schema the old tables were moved to
 
     def describe(self) -> str:
         if self.vendor == "sqlite":
@@ -218,7 +267,15 @@ class _Database:
             self._point_at(self.working)
             self.loaded = True
             return
-        self._empty_schema()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+            )
+            occupied = cursor.fetchone()[0]
+        # --overwrite: the old tables are set aside, never dropped, until the operator
+        # decides (DROP SCHEMA before_restore_… CASCADE).
+        self.kept = f"before_restore_{clock.now():%Y%m%dt%H%M%Sz}" if occupied else ""
+        self._empty_schema(keep_as=self.kept)
         self.loaded = True
         dump = plain / "pgdump"
         dump.mkdir(exist_ok=True)
@@ -249,14 +306,15 @@ class _Database:
     def commit(self) -> str:
         """Put the restored database in the live place."""
         if self.vendor != "sqlite":
-            return self.describe()
+            kept = self.kept
+            return self.describe() + (f" (the old tables kept in schema {kept})" if kept else "")
         connection.close()
         kept = ""
         if self.final.exists():
             kept = str(self.final) + f".before-restore-{clock.now():%Y%m%dT%H%M%SZ}"
-            self.final.rename(kept)
-        for suffix in ("-wal", "-shm"):
-            Path(str(self.final) + suffix).unlink(missing_ok=True)
+            for suffix in ("", "-wal", "-shm"):  # the WAL holds committed work too
+                if Path(str(self.final) + suffix).exists():
+                    Path(str(self.final) + suffix).rename(kept + suffix)
         self.working.rename(self.final)
         self._point_at(self.final)
         return str(self.final) + (f" (the old database kept as {kept})" if kept else "")
@@ -281,7 +339,14 @@ class _Database:
             return result
         name = f"unverified_restore_{stamp.lower()}"
         self._empty_schema(keep_as=name if keep else "")
-        return f"the unverified restore is kept in schema {name}" if keep else "nothing restored"
+        result = f"the unverified restore is kept in schema {name}" if keep else "nothing restored"
+        if self.kept:
+            with connection.cursor() as cursor:  # the old tables back where they were
+                cursor.execute("DROP SCHEMA public CASCADE")
+                cursor.execute(f'ALTER SCHEMA "{self.kept}" RENAME TO public')
+            connection.close()
+            result += "; the old tables are back"
+        return result
 
 
 # -- the restore --------------------------------------------------------------------------
@@ -363,33 +428,36 @@ def _run(target, key, at, backup_id, database, work, phases, progress) -> Outcom
 
     started = time.perf_counter()
     replayed = replay.Replayed()
-    pos_c = manifest["heads"]["changes"]["seq"]
-    pos_a = manifest["heads"]["accesses"]["seq"]
+    heads = {n: (manifest["heads"][n]["seq"], manifest["heads"][n]["hash"]) for n in CHAIN_NAMES}
     # A backlog cut into pieces may split one of the hospital's transactions between two
     # segments: each run of segments up to a consistent one commits as one.
-    group: list[dict] = []
-    for i, (_, meta) in enumerate(the_plan.segments, 1):
-        group.append(meta)
+    group: list[tuple[str, dict]] = []
+    for i, (skey, meta) in enumerate(the_plan.segments, 1):
+        group.append((skey, meta))
         if not meta.get("consistent") and i < len(the_plan.segments):
             continue
         with transaction.atomic():
-            for each in group:
+            for each_key, each in group:
                 payload = orjson.loads(opened[each["object"]["key"]].read_bytes())
-                replay.apply_segment(
-                    payload, changes_after=pos_c, accesses_after=pos_a, result=replayed
-                )
-                pos_c = max(pos_c, each["changes"]["last"])
-                pos_a = max(pos_a, each["accesses"]["last"])
+                try:
+                    heads = replay.apply_segment(
+                        payload, heads=heads, meta=each, label=each_key, result=replayed
+                    )
+                except replay.ChainBroken as exc:
+                    raise RestoreError(f"{exc}; nothing was restored") from None
         group = []
         progress("Replaying the ledger", i, len(the_plan.segments))
     replay.reset_id_sequences(replayed.touched)
     phases["replay"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    staged_files = _stage_server_files(manifest, opened, work)
-    documents = _stage_documents(the_plan.documents, opened, work)
-    _install(staged_files, documents, overwrite=database.overwrite)
-    report = verification.verify(public_key=key.signer, workers=os.cpu_count() or 1)
+    restored_heads = {n: heads[n][0] for n in CHAIN_NAMES}
+    staged_files, staged_checkpoints = _stage_server_files(manifest, opened, work, restored_heads)
+    documents = _stage_documents(the_plan.documents, opened)
+    installs = _installs([*staged_files, *documents], overwrite=database.overwrite)
+    report = verification.verify(
+        public_key=key.signer, workers=os.cpu_count() or 1, checkpoint_dir=staged_checkpoints
+    )
     phases["verify"] = time.perf_counter() - started
     if not report.ok:
         lines = "; ".join(f.line() for f in report.findings[:5])
@@ -397,6 +465,8 @@ def _run(target, key, at, backup_id, database, work, phases, progress) -> Outcom
             f"the restored database does not verify ({len(report.findings)} findings: {lines})"
         )
     where = database.commit()
+    _install(installs)
+    _ship_from(restored_heads)
     restored_to = max(_data_time(manifest), replayed.last_time)
     age = None
     if restored_to:
@@ -406,39 +476,74 @@ def _run(target, key, at, backup_id, database, work, phases, progress) -> Outcom
         counts = snapshot._counts(cursor)
     return Outcome(
         manifest["backup_id"], restored_to, age, phases, replayed, report, len(documents),
-        counts, where, {"changes": pos_c, "accesses": pos_a},
+        counts, where, restored_heads, the_plan.dropped_after,
     )  # fmt: skip
 
 
-def _stage_server_files(manifest: dict, opened: dict[str, Path], work: Path) -> list:
-    return [
-        (opened[o["key"]], layout.server_file_destination(o["name"]))
-        for o in manifest["objects"]
-        if o["role"] == "server"
-    ]
+def _stage_server_files(manifest: dict, opened: dict[str, Path], work: Path,
+                        heads: dict[str, int]) -> tuple[list, Path]:  # fmt: skip
+    """(source, destination) of the keys and of the checkpoints the restored chains reach,
+    and a directory holding those checkpoints for the verification."""
+    staged = work / "checkpoints"
+    staged.mkdir()
+    files = []
+    for o in manifest["objects"]:
+        if o["role"] != "server":
+            continue
+        source = opened[o["key"]]
+        if o["name"].startswith("checkpoints/"):
+            try:
+                doc = orjson.loads(source.read_bytes())
+                seqs = {n: int(doc[n]["seq"]) for n in CHAIN_NAMES}
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                raise RestoreError(f"{o['key']}: not a readable checkpoint") from None
+            if any(seqs[n] > heads[n] for n in CHAIN_NAMES):
+                continue  # signed after the point restored to: it does not apply
+            shutil.copyfile(source, staged / o["name"].split("/", 1)[1])
+        files.append((source, layout.server_file_destination(o["name"])))
+    return files, staged
 
 
-def _stage_documents(documents: dict[str, dict], opened: dict[str, Path], work: Path) -> list:
+def _stage_documents(documents: dict[str, dict], opened: dict[str, Path]) -> list:
     stores = layout.document_stores()
-    staged = []
-    for okey, entry in documents.items():
-        if entry["store"] not in stores:
-            raise RestoreError(f"{okey}: unknown document store {entry['store']!r}")
-        staged.append((opened[okey], stores[entry["store"]] / entry["name"]))
-    return staged
+    return [(opened[key], stores[e["store"]] / e["name"]) for key, e in documents.items()]
 
 
-def _install(server_files: list, documents: list, *, overwrite: bool) -> None:
-    """Keys, checkpoints and documents into place (an existing different file is kept
-    unless --overwrite)."""
-    for source, dest in [*server_files, *documents]:
-        dest.parent.mkdir(parents=True, exist_ok=True)
+def _installs(pairs: list, *, overwrite: bool) -> list:
+    """What to put in place after the database is committed; refused now (before anything
+    is written) if a different file is in the way and --overwrite was not given."""
+    todo = []
+    for source, dest in pairs:
         if dest.exists():
             if dest.read_bytes() == source.read_bytes():
                 continue
             if not overwrite:
                 raise RestoreError(f"{dest} already exists and differs; give --overwrite")
-            dest.rename(dest.with_name(dest.name + f".before-restore-{clock.now():%Y%m%dT%H%M%SZ}"))
-        shutil.copyfile(source, dest)
-        if dest.name.endswith(".key"):
-            dest.chmod(0o600)
+        todo.append((source, dest))
+    return todo
+
+
+def _install(todo: list) -> None:
+    """Keys, checkpoints and documents into place, each written private (0600) from the
+    start; a different file already there is kept beside it."""
+    stamp = f"{clock.now():%Y%m%dT%H%M%SZ}"
+    for source, dest in todo:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if dest.exists():
+            dest.rename(dest.with_name(f"{dest.name}.before-restore-{stamp}"))
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+            shutil.copyfileobj(src, out)
+
+
+def _ship_from(heads: dict[str, int]) -> None:
+    """The restored server ships what it writes next, not its ledger again from the
+    snapshot's old position (the targets already hold everything up to `heads`)."""
+    from ajeya.resilience.models import ShipState
+
+    for name in settings.AJEYA_BACKUP_TARGETS:
+        ShipState.objects.update_or_create(
+            target=name,
+            defaults={"changes_seq": heads["changes"], "accesses_seq": heads["accesses"],
+                      "last_error": ""},
+        )  # fmt: skip

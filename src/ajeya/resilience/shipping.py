@@ -174,17 +174,23 @@ def ship_to(target, *, recipient=None, signer=None) -> ShipState:
     state, _ = ShipState.objects.get_or_create(target=target.name)
     while True:
         segment = read_segment(state)
+        stored = []
         for store, name, path in DOCUMENTS.missing(target):
             key = layout.document_key(store, name)
+            if target.exists(key):  # a backup stored it first; its manifest lists it
+                stored.append(key)
+                continue
             blob, sealed = sealing.seal_bytes(path.read_bytes(), recipient)
-            if not target.exists(key):
-                target.put_bytes(key, blob)
-            DOCUMENTS.add(target, key)
+            target.put_bytes(key, blob)
+            stored.append(key)
             segment.documents.append({"key": key, "store": store, "name": name,
                                       **sealed.as_dict()})  # fmt: skip
+        if not segment.empty:
+            _put_segment(target, state, segment, recipient, signer)
+        for key in stored:  # known only once the segment naming them is stored
+            DOCUMENTS.add(target, key)
         if segment.empty:
             return state
-        _put_segment(target, state, segment, recipient, signer)
         if segment.sequences is not None:
             return state
 
@@ -232,8 +238,8 @@ def ship_all() -> dict[str, str]:
         try:
             ship_to(target.open(), recipient=recipient, signer=signer)
             outcome[target.name] = "ok"
-        except (ApplicationError, OSError) as exc:
-            message = getattr(exc, "message", None) or str(exc)
+        except Exception as exc:  # one failing target must not stop the others
+            message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
             ShipState.objects.update_or_create(
                 target=target.name, defaults={"last_error": message[:2000]}
             )

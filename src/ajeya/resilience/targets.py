@@ -212,9 +212,26 @@ class S3Target:
         except Exception as exc:
             raise TargetError(f"{self.name}: cannot store {key} ({_s3_message(exc)})") from None
 
+    def _first_version(self, key: str) -> dict:
+        """The version written first. Ajeya never writes a name twice, so a later version
+        was put by someone else with the app's credentials (which can add, not delete):
+        the locked original is the one to read."""
+        full = self._key(key)
+        versions = self._client.list_object_versions(Bucket=self.bucket, Prefix=full)
+        mine = [v for v in versions.get("Versions", []) if v["Key"] == full]
+        if not mine:
+            raise MissingObject(f"{self.name}: object {key} is missing")
+        # Listed newest first; two versions may share a timestamp to the second.
+        first = min(enumerate(mine), key=lambda iv: (iv[1]["LastModified"], -iv[0]))[1]
+        return {"VersionId": first["VersionId"]}
+
     def get_file(self, key: str, dest: Path) -> None:
         try:
-            self._client.download_file(self.bucket, self._key(key), str(dest))
+            self._client.download_file(
+                self.bucket, self._key(key), str(dest), ExtraArgs=self._first_version(key)
+            )
+        except MissingObject:
+            raise
         except Exception as exc:
             if _s3_code(exc) in {"404", "NoSuchKey", "NotFound"}:
                 raise MissingObject(f"{self.name}: object {key} is missing") from None
@@ -222,7 +239,11 @@ class S3Target:
 
     def get_bytes(self, key: str) -> bytes:
         try:
-            return self._client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+            return self._client.get_object(
+                Bucket=self.bucket, Key=self._key(key), **self._first_version(key)
+            )["Body"].read()
+        except MissingObject:
+            raise
         except Exception as exc:
             if _s3_code(exc) in {"404", "NoSuchKey", "NotFound"}:
                 raise MissingObject(f"{self.name}: object {key} is missing") from None

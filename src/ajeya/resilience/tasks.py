@@ -42,7 +42,10 @@ def resilience_backup() -> bool:
     return all(r.ok for r in results)
 
 
-@db_periodic_task(crontab(minute="30", hour=f"*/{min(settings.AJEYA_DRILL_HOURS, 23)}"))
+_DRILL_HOURS = "2" if settings.AJEYA_DRILL_HOURS >= 24 else f"*/{settings.AJEYA_DRILL_HOURS}"
+
+
+@db_periodic_task(crontab(minute="30", hour=_DRILL_HOURS))  # daily: 02:30
 @lock_task("resilience-drill")
 def resilience_drill() -> bool | None:
     """Daily by default, when this machine holds the private key (AJEYA_DRILL_KEY)."""
