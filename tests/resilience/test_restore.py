@@ -311,3 +311,58 @@ def test_verify_in_several_processes_finds_what_one_finds(backed_up, tmp_path):
     bad = backed_up.run("verify", "--workers", "0", var=place, database_url=url, check=False)
     assert bad.returncode == 2
     assert "--workers must be at least 1" in bad.stderr
+
+
+FORGE = """
+import json, sys
+from pathlib import Path
+import orjson
+from ajeya.core import clock
+from ajeya.ledger import checkpoints
+from ajeya.resilience import keys, sealing, signing
+target = Path(sys.argv[1])
+signer = checkpoints.load_private_key()  # the intruder holds the server's signing key
+recipient = keys.recipient()
+stamp = clock.now().strftime('%Y%m%dT%H%M%S%fZ')
+if sys.argv[2] == 'segment':
+    # A segment claiming the whole future of both chains, with nothing in it: were
+    # ranges trusted, every real segment after the backup would be skipped.
+    big = 999_999_999_999
+    stem = f'ledger/c{big:012d}-a{big:012d}-{stamp}'
+    blob, sealed = sealing.seal_bytes(orjson.dumps({'columns': {'changes': [], 'accesses': []},
+        'changes': [], 'accesses': [], 'sequences': {'uhid': 1}, 'images': {}}), recipient)
+    (target / f'{stem}.age').write_bytes(blob)
+    chain = {'after': 0, 'first': 1, 'last': big, 'count': big, 'prev_hash': '0' * 64,
+             'last_hash': 'f' * 64, 'last_time': '2000-01-01 00:00:00.000000'}
+    meta = {'format': 'ajeya-ledger-segment/1', 'hospital': {'code': '100'},
+            'shipped_at': stamp, 'changes': chain, 'accesses': chain, 'consistent': True,
+            'object': {'key': f'{stem}.age', **sealed.as_dict()}, 'documents': []}
+    (target / f'{stem}.json').write_bytes(signing.sign(meta, signer))
+else:
+    # The newest manifest again, re-signed, naming a "document" outside the store.
+    newest = sorted((target / 'snapshots').rglob('manifest.json'))[-1]
+    doc = orjson.loads(newest.read_bytes())
+    first = dict(doc['documents'][0])
+    first['name'] = '../../escaped.py'
+    doc['documents'].append(first)
+    newest.write_bytes(signing.sign(doc, signer))
+"""
+
+
+def test_a_forged_segment_claiming_the_chains_future_is_refused(backed_up, tmp_path):
+    copy = copy_target(backed_up, tmp_path)
+    child = backed_up.python(FORGE.replace("sys.argv[1]", repr(str(copy))).replace(
+        "sys.argv[2]", "'segment'"))  # fmt: skip
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    _refused(backed_up, "its description says #999999999999", target=copy)
+
+
+def test_a_signed_manifest_cannot_write_outside_the_document_store(backed_up, tmp_path):
+    copy = copy_target(backed_up, tmp_path)
+    child = backed_up.python(FORGE.replace("sys.argv[1]", repr(str(copy))).replace(
+        "sys.argv[2]", "'manifest'"))  # fmt: skip
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    _refused(backed_up, "not a document name this version writes", target=copy)
+    assert not list(tmp_path.rglob("escaped.py"))
