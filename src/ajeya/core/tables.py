@@ -16,8 +16,6 @@ from decimal import Decimal
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 
-from ajeya.core import pdf
-
 Cell = str | int | Decimal | dt.date | None
 FORMULA_STARTS = ("=", "+", "-", "@")
 
@@ -120,6 +118,8 @@ def pdf_bytes(
 ) -> bytes:
     """The tables on A4 pages in the shared layout; a long table runs on to the next page
     with its header repeated."""
+    from ajeya.core import pdf  # reportlab loads on first use, not with every command
+
     size = A4
     margin = 12 * mm
 
@@ -164,6 +164,8 @@ class _Page:
         self.y -= self.LINE / 2
 
     def text(self, value: str, *, size: float = 9, bold: bool = False) -> None:
+        from ajeya.core import pdf
+
         if self.full():
             self.next()
         self.c.setFont(pdf.FONT_BOLD if bold else pdf.FONT, size)
@@ -171,6 +173,8 @@ class _Page:
         self.y -= self.LINE + (1.5 * mm if size > 10 else 0)
 
     def row(self, cells: list[Cell], widths: list[float], *, bold: bool = False) -> None:
+        from ajeya.core import pdf
+
         if self.full():
             self.next()
         self.c.setFont(pdf.FONT_BOLD if bold else pdf.FONT, 8)
