@@ -35,6 +35,8 @@ def test_the_app_can_add_but_never_delete_overwrite_or_shorten(s3):
     target.put_bytes("x/one.age", b"first")
     assert target.get_bytes("x/one.age") == b"first"
     assert target.list("x/") == ["x/one.age"]
+    target.put_bytes("x/two-a.age", b"later")
+    assert target.list("x/", start_after="x/tw") == ["x/two-a.age"]
     from ajeya.resilience.targets import MissingObject, TargetError
 
     with pytest.raises(TargetError, match="already exists"):

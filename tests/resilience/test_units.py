@@ -135,6 +135,9 @@ def test_a_directory_target_never_overwrites_and_refuses_odd_names(tmp_path):
     with pytest.raises(targets.MissingObject, match=r"object a/c\.age is missing"):
         target.get_bytes("a/c.age")
     assert target.list("a/") == ["a/b.age"]
+    target.put_bytes("a/c1.age", b"x")
+    assert target.list("a/", start_after="a/b.age") == ["a/c1.age"]
+    assert target.list("a/", start_after="a/c") == ["a/c1.age"]  # a prefix sorts first
     with pytest.raises(targets.TargetError, match="is not a directory"):
         targets.DirectoryTarget("nas", tmp_path / "nowhere").open()
 
@@ -318,3 +321,15 @@ def test_dashboard_lines_go_red_when_stale_or_failed(settings):
     text, ok = selectors.backup_line()
     assert not ok
     assert "SHIPPING FAILING" in text
+
+
+@pytest.mark.django_db
+def test_a_backup_from_a_newer_version_is_refused_by_name():
+    from django.db.migrations.recorder import MigrationRecorder
+
+    from ajeya.resilience import restore
+
+    restore.check_schema_version()  # this version's own schema: fine
+    MigrationRecorder.Migration.objects.create(app="patients", name="0099_from_the_future")
+    with pytest.raises(restore.RestoreError, match=r"patients\.0099_from_the_future"):
+        restore.check_schema_version()

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
+from django.apps import apps
 from django.conf import settings
 from django.db import connection, transaction
 
@@ -210,7 +211,9 @@ def _check_object_name(entry: dict) -> None:
 
 def _segment_keys(target, pos_c: int, pos_a: int) -> list[tuple[str, tuple[int, int]]]:
     found = []
-    for key in target.list("ledger/"):
+    # Names sort by the changes chain's last entry, and every segment a backup needs ends
+    # at or after its head: the storage skips the older ones (months of them, on S3).
+    for key in target.list("ledger/", start_after=f"ledger/c{pos_c:012d}"):
         match = SEGMENT_NAME.match(key)
         if match and (int(match[1]) > pos_c or int(match[2]) > pos_a):
             found.append((int(match[1]), int(match[2]), match[3], key))
@@ -422,6 +425,7 @@ def _run(target, key, at, backup_id, database, work, phases, progress) -> Outcom
     progress("Loading the database", 1, 2)
     from django.core.management import call_command
 
+    check_schema_version()
     call_command("migrate", interactive=False, verbosity=0)
     progress("Loading the database", 2, 2)
     phases["load"] = time.perf_counter() - started
@@ -478,6 +482,24 @@ def _run(target, key, at, backup_id, database, work, phases, progress) -> Outcom
         manifest["backup_id"], restored_to, age, phases, replayed, report, len(documents),
         counts, where, restored_heads, the_plan.dropped_after,
     )  # fmt: skip
+
+
+def check_schema_version() -> None:
+    """A backup made by a newer Ajeya holds migrations this version does not know: refuse
+    by name rather than run on a schema the code does not match."""
+    from django.db.migrations.loader import MigrationLoader
+
+    loader = MigrationLoader(connection, ignore_no_migrations=True)
+    unknown = sorted(set(loader.applied_migrations) - set(loader.disk_migrations))
+    ours = {app.label for app in apps.get_app_configs()}
+    unknown = [(app, name) for app, name in unknown if app in ours]
+    if unknown:
+        app, name = unknown[0]
+        raise RestoreError(
+            f"the backup was made by a newer version of Ajeya (its database has migration "
+            f"{app}.{name}, which this version does not know): restore with that version "
+            "or a later one"
+        )
 
 
 def _stage_server_files(manifest: dict, opened: dict[str, Path], work: Path,

@@ -104,14 +104,17 @@ class DirectoryTarget:
             raise MissingObject(f"{self.name}: object {key} is missing")
         return path.read_bytes()
 
-    def list(self, prefix: str) -> list[str]:
+    def list(self, prefix: str, start_after: str = "") -> list[str]:
+        """Names under `prefix`, sorted; only those after `start_after` if given."""
         base = self.root / prefix
         if not base.exists():
             return []
         return sorted(
-            str(p.relative_to(self.root).as_posix())
+            name
             for p in base.rglob("*")
-            if p.is_file() and ".incoming" not in p.parts
+            if p.is_file()
+            and ".incoming" not in p.parts
+            and (name := p.relative_to(self.root).as_posix()) > start_after
         )
 
     def delete(self, key: str) -> None:
@@ -249,14 +252,18 @@ class S3Target:
                 raise MissingObject(f"{self.name}: object {key} is missing") from None
             raise TargetError(f"{self.name}: cannot fetch {key} ({_s3_message(exc)})") from None
 
-    def list(self, prefix: str) -> list[str]:
+    def list(self, prefix: str, start_after: str = "") -> list[str]:
+        """Names under `prefix`, sorted; the storage skips those up to `start_after`."""
         if ".." in prefix.split("/") or prefix.startswith("/"):
             raise TargetError(f"{prefix!r} is not a valid prefix")
         full = f"{self.prefix}/{prefix}" if self.prefix else prefix
+        after = {}
+        if start_after:
+            after["StartAfter"] = f"{self.prefix}/{start_after}" if self.prefix else start_after
         keys = []
         try:
             pages = self._client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=full
+                Bucket=self.bucket, Prefix=full, **after
             )
             for page in pages:
                 keys.extend(item["Key"] for item in page.get("Contents", []))
