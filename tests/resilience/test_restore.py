@@ -349,20 +349,22 @@ else:
 """
 
 
-def test_a_forged_segment_claiming_the_chains_future_is_refused(backed_up, tmp_path):
-    copy = copy_target(backed_up, tmp_path)
-    child = backed_up.python(FORGE.replace("sys.argv[1]", repr(str(copy))).replace(
-        "sys.argv[2]", "'segment'"))  # fmt: skip
+def _forge(backed_up, copy, what: str) -> None:
+    child = backed_up.python(
+        FORGE.replace("sys.argv[1]", repr(str(copy))).replace("sys.argv[2]", repr(what))
+    )
     _, err = child.communicate(timeout=60)
     assert child.returncode == 0, err
+
+
+def test_a_forged_segment_claiming_the_chains_future_is_refused(backed_up, tmp_path):
+    copy = copy_target(backed_up, tmp_path)
+    _forge(backed_up, copy, "segment")
     _refused(backed_up, "its description says #999999999999", target=copy)
 
 
 def test_a_signed_manifest_cannot_write_outside_the_document_store(backed_up, tmp_path):
     copy = copy_target(backed_up, tmp_path)
-    child = backed_up.python(FORGE.replace("sys.argv[1]", repr(str(copy))).replace(
-        "sys.argv[2]", "'manifest'"))  # fmt: skip
-    _, err = child.communicate(timeout=60)
-    assert child.returncode == 0, err
+    _forge(backed_up, copy, "manifest")
     _refused(backed_up, "not a document name this version writes", target=copy)
     assert not list(tmp_path.rglob("escaped.py"))

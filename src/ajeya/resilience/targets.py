@@ -191,29 +191,31 @@ class S3Target:
             raise TargetError(f"{self.name}: cannot look up {key} ({_s3_message(exc)})") from None
         return True
 
-    def put_file(self, key: str, source: Path) -> None:
+    def _put(self, key: str, store) -> None:
         if self.exists(key):
-            raise TargetError(
-                f"{self.name}: {key} already exists; backups never overwrite"
-            ) from None
+            raise TargetError(f"{self.name}: {key} already exists; backups never overwrite")
         try:
-            self._client.upload_file(
-                str(source), self.bucket, self._key(key), ExtraArgs=self._lock_args()
-            )
+            store(self._key(key), self._lock_args())
         except Exception as exc:
             raise TargetError(f"{self.name}: cannot store {key} ({_s3_message(exc)})") from None
 
+    def put_file(self, key: str, source: Path) -> None:
+        self._put(key, lambda full, lock: self._client.upload_file(
+            str(source), self.bucket, full, ExtraArgs=lock))  # fmt: skip
+
     def put_bytes(self, key: str, data: bytes) -> None:
-        if self.exists(key):
-            raise TargetError(
-                f"{self.name}: {key} already exists; backups never overwrite"
-            ) from None
+        self._put(key, lambda full, lock: self._client.put_object(
+            Bucket=self.bucket, Key=full, Body=data, **lock))  # fmt: skip
+
+    def _get(self, key: str, fetch):
         try:
-            self._client.put_object(
-                Bucket=self.bucket, Key=self._key(key), Body=data, **self._lock_args()
-            )
+            return fetch(self._key(key), self._first_version(key))
+        except MissingObject:
+            raise
         except Exception as exc:
-            raise TargetError(f"{self.name}: cannot store {key} ({_s3_message(exc)})") from None
+            if _s3_code(exc) in {"404", "NoSuchKey", "NotFound"}:
+                raise MissingObject(f"{self.name}: object {key} is missing") from None
+            raise TargetError(f"{self.name}: cannot fetch {key} ({_s3_message(exc)})") from None
 
     def _first_version(self, key: str) -> dict:
         """The version written first. Ajeya never writes a name twice, so a later version
@@ -229,28 +231,12 @@ class S3Target:
         return {"VersionId": first["VersionId"]}
 
     def get_file(self, key: str, dest: Path) -> None:
-        try:
-            self._client.download_file(
-                self.bucket, self._key(key), str(dest), ExtraArgs=self._first_version(key)
-            )
-        except MissingObject:
-            raise
-        except Exception as exc:
-            if _s3_code(exc) in {"404", "NoSuchKey", "NotFound"}:
-                raise MissingObject(f"{self.name}: object {key} is missing") from None
-            raise TargetError(f"{self.name}: cannot fetch {key} ({_s3_message(exc)})") from None
+        self._get(key, lambda full, version: self._client.download_file(
+            self.bucket, full, str(dest), ExtraArgs=version))  # fmt: skip
 
     def get_bytes(self, key: str) -> bytes:
-        try:
-            return self._client.get_object(
-                Bucket=self.bucket, Key=self._key(key), **self._first_version(key)
-            )["Body"].read()
-        except MissingObject:
-            raise
-        except Exception as exc:
-            if _s3_code(exc) in {"404", "NoSuchKey", "NotFound"}:
-                raise MissingObject(f"{self.name}: object {key} is missing") from None
-            raise TargetError(f"{self.name}: cannot fetch {key} ({_s3_message(exc)})") from None
+        return self._get(key, lambda full, version: self._client.get_object(
+            Bucket=self.bucket, Key=full, **version)["Body"].read())  # fmt: skip
 
     def list(self, prefix: str, start_after: str = "") -> list[str]:
         """Names under `prefix`, sorted; the storage skips those up to `start_after`."""
