@@ -278,7 +278,6 @@ def _copy_seconds(target: Path, backup_id: str) -> tuple[float, int]:
 
 
 def _restore(work: Path, key: Path) -> dict:
-    from django.conf import settings
     from django.db import connection
 
     place = work / "restored"
@@ -300,7 +299,6 @@ def _restore(work: Path, key: Path) -> dict:
     if result.returncode != 0:
         raise SystemExit(f"restore failed: {result.stderr[-2000:]}")
     outcome = json.loads(result.stdout)
-    _ = settings
     return {"wall": wall, **outcome}
 
 

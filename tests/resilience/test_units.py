@@ -283,7 +283,7 @@ def test_expected_counts_take_back_what_the_ledger_added_later(make_user):
     PatientFactory.create_batch(2, actor=clerk)
     head = LedgerEntry.objects.order_by("-seq").values_list("seq", flat=True).first()
     with connection.cursor() as cursor:
-        then = snapshot._counts(cursor)
+        then = snapshot.table_counts(cursor)
     PatientFactory.create_batch(3, actor=clerk)
     expected = drill.expected_counts({"changes": head, "accesses": 0})
     assert expected["patients_patient"] == then["patients_patient"]

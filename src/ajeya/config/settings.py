@@ -226,6 +226,13 @@ def _targets(raw: str) -> dict[str, dict[str, str]]:
 
 
 AJEYA_BACKUP_TARGETS = _targets(env("AJEYA_BACKUP_TARGETS"))
+# `ajeya restore --from s3://…` on a clean machine with no targets configured.
+AJEYA_BACKUP_RESTORE_S3 = {
+    "endpoint": env("AJEYA_BACKUP_RESTORE_ENDPOINT"),
+    "region": env("AJEYA_BACKUP_RESTORE_REGION", "us-east-1"),
+    "access_key": env("AJEYA_BACKUP_RESTORE_ACCESS_KEY"),
+    "secret_key": env("AJEYA_BACKUP_RESTORE_SECRET_KEY"),
+}
 
 # --- Applications ------------------------------------------------------------------------
 INSTALLED_APPS = [

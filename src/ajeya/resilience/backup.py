@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import secrets
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,12 +15,6 @@ from ajeya.core.errors import ApplicationError
 from ajeya.ledger import checkpoints
 from ajeya.resilience import keys, layout, sealing, signing, snapshot, targets
 from ajeya.resilience.models import BackupRun
-
-Progress = Callable[[str, int, int | None], None]
-
-
-def _quiet(step: str, done: int, total: int | None) -> None:
-    return None
 
 
 @dataclass
@@ -70,11 +63,16 @@ def document_entry(target, store: str, name: str, path: Path, known: dict, recip
         entry = {"key": key, "store": store, "name": name, "sha256": sha, "size": size,
                  "plain_sha256": plain_sha, "plain_size": plain_size}  # fmt: skip
         return entry, False
-    sealed_path = work / "document.age"
-    sealed = sealing.seal_file(path, sealed_path, recipient)
-    target.put_file(key, sealed_path)
-    sealed_path.unlink()
-    return {"key": key, "store": store, "name": name, **sealed.as_dict()}, True
+    return store_document(target, store, name, path, recipient), True
+
+
+def store_document(target, store: str, name: str, path: Path, recipient) -> dict:
+    """Seal one document, put it on the target, and return its manifest line (backups
+    and the shipper both describe documents so)."""
+    key = layout.document_key(store, name)
+    blob, sealed = sealing.seal_bytes(path.read_bytes(), recipient)
+    target.put_bytes(key, blob)
+    return {"key": key, "store": store, "name": name, **sealed.as_dict()}
 
 
 def _stored_hash(target, key: str, work: Path) -> tuple[str, int]:
@@ -87,7 +85,7 @@ def _stored_hash(target, key: str, work: Path) -> tuple[str, int]:
 
 
 def backup(target_name: str | None = None, *, trigger: str = "cli",
-           progress: Progress = _quiet) -> list[Result]:  # fmt: skip
+           progress: layout.Progress = layout.quiet) -> list[Result]:  # fmt: skip
     """Back up to every configured target (or the one named). A target that fails is
     recorded and named; the others still get their copy."""
     recipient = keys.recipient()

@@ -98,8 +98,10 @@ def _moment(text: str) -> dt.datetime:
         raise CLIError(
             f"--at {text!r} is not a time like 2026-11-27T14:30 (IST)", EXIT_USAGE
         ) from None
-    if moment.tzinfo is None:  # staff think in IST
-        moment = moment.replace(tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30)))
+    if moment.tzinfo is None:  # staff think in IST (TIME_ZONE)
+        from django.utils import timezone
+
+        moment = timezone.make_aware(moment)
     return moment
 
 

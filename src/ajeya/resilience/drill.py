@@ -30,6 +30,7 @@ from ajeya.core import clock
 from ajeya.core.errors import ApplicationError
 from ajeya.ledger import registry
 from ajeya.ledger.models import LedgerAction, LedgerEntry
+from ajeya.ledger.services import TIME_FORMAT
 from ajeya.resilience import snapshot, targets
 from ajeya.resilience.backup import staging_dir
 from ajeya.resilience.models import DrillRun
@@ -69,7 +70,7 @@ def expected_counts(heads: dict[str, int]) -> dict[str, int]:
     database in one snapshot: today's rows less those the ledger added since."""
     with consistent_read():
         with connection.cursor() as cursor:
-            live = snapshot._counts(cursor)
+            live = snapshot.table_counts(cursor)
         later = (
             LedgerEntry.objects.filter(seq__gt=heads["changes"])
             .values("subject_type", "action")
@@ -132,9 +133,9 @@ def drill(key_path: Path, target_name: str | None = None, *, trigger: str = "cli
         run.counts = counts
         run.data_age_seconds = outcome["data_age_seconds"]
         if outcome["restored_to"]:
-            run.restored_to = dt.datetime.strptime(
-                outcome["restored_to"], "%Y-%m-%d %H:%M:%S.%f"
-            ).replace(tzinfo=dt.UTC)
+            run.restored_to = dt.datetime.strptime(outcome["restored_to"], TIME_FORMAT).replace(
+                tzinfo=dt.UTC
+            )
         if wrong:
             run.message = "counts differ: " + ", ".join(
                 f"{t} restored {counts[t]['restored']} expected {counts[t]['live']}"

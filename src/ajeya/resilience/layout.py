@@ -10,7 +10,9 @@ ledger/<segment>.age                     its entries
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -20,11 +22,23 @@ from ajeya.core import clock
 
 MANIFEST_FORMAT = "ajeya-backup/1"
 SEGMENT_FORMAT = "ajeya-ledger-segment/1"
-BACKUP_ID = re.compile(r"^\d{8}T\d{6}\d{6}Z$")
+STAMP = "%Y%m%dT%H%M%S%fZ"  # backup ids and segment names: UTC, sorts as time does
+# Where `segment_stem` writes: the last entry of each chain, then the shipping time.
+SEGMENT_NAME = re.compile(r"^ledger/c(\d{12})-a(\d{12})-(\w+)\.json$")
+
+Progress = Callable[[str, int, int | None], None]  # (step, done, total or None)
+
+
+def quiet(step: str, done: int, total: int | None) -> None:
+    """The progress callback when nobody watches."""
 
 
 def new_backup_id() -> str:
-    return clock.now().strftime("%Y%m%dT%H%M%S%fZ")
+    return clock.now().strftime(STAMP)
+
+
+def stamp_time(stamp: str) -> dt.datetime:
+    return dt.datetime.strptime(stamp, STAMP).replace(tzinfo=dt.UTC)
 
 
 def manifest_key(backup_id: str) -> str:
@@ -32,7 +46,7 @@ def manifest_key(backup_id: str) -> str:
 
 
 def segment_stem(changes_last: int, accesses_last: int) -> str:
-    return f"ledger/c{changes_last:012d}-a{accesses_last:012d}"
+    return f"ledger/c{changes_last:012d}-a{accesses_last:012d}-{clock.now():{STAMP}}"
 
 
 def document_stores() -> dict[str, Path]:
@@ -71,14 +85,7 @@ def server_files(heads: dict | None = None) -> list[tuple[str, Path]]:
     """Files a restored server needs besides the database: the ledger's signing key (so
     it keeps signing checkpoints that verify with the key auditors already hold), the
     signed checkpoints, and the backup public key. Names relative to their settings."""
-    files = []
-    for name, setting in (
-        ("ledger-signing.key", settings.AJEYA_LEDGER_SIGNING_KEY),
-        ("ledger-signing.pub", settings.AJEYA_LEDGER_PUBLIC_KEY),
-        ("backup.pub", settings.AJEYA_BACKUP_PUBLIC_KEY),
-    ):
-        if Path(setting).is_file():
-            files.append((name, Path(setting)))
+    files = [(name, path) for name, path in _key_files().items() if path.is_file()]
     checkpoints = Path(settings.AJEYA_CHECKPOINT_DIR)
     if checkpoints.is_dir():
         files.extend(
@@ -89,11 +96,15 @@ def server_files(heads: dict | None = None) -> list[tuple[str, Path]]:
     return files
 
 
-def server_file_destination(name: str) -> Path:
-    if name.startswith("checkpoints/"):
-        return Path(settings.AJEYA_CHECKPOINT_DIR) / name.split("/", 1)[1]
+def _key_files() -> dict[str, Path]:
     return {
         "ledger-signing.key": Path(settings.AJEYA_LEDGER_SIGNING_KEY),
         "ledger-signing.pub": Path(settings.AJEYA_LEDGER_PUBLIC_KEY),
         "backup.pub": Path(settings.AJEYA_BACKUP_PUBLIC_KEY),
-    }[name]
+    }
+
+
+def server_file_destination(name: str) -> Path:
+    if name.startswith("checkpoints/"):
+        return Path(settings.AJEYA_CHECKPOINT_DIR) / name.split("/", 1)[1]
+    return _key_files()[name]

@@ -13,6 +13,7 @@ last entry recorded.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 
 from django.core.management.color import no_style
@@ -47,17 +48,24 @@ def _entry_rows(columns: list[str], rows: list[list], after: int) -> list[dict]:
     return selected
 
 
+@functools.cache
+def _fields(model: type[models.Model]) -> dict[str, models.Field]:
+    return {f.attname: f for f in model._meta.concrete_fields}
+
+
 def _values(entry: registry.Ledgered, data: dict, names) -> dict:
-    by_attname = {f.attname: f for f in entry.model._meta.concrete_fields}
+    by_attname = _fields(entry.model)
     return {name: by_attname[name].to_python(data[name]) for name in names if name in data}
 
 
-def _restorable_fields(entry: registry.Ledgered) -> list[str]:
+@functools.cache
+def _restorable_fields(subject_type: str) -> tuple[str, ...]:
     """State fields whose value is the column's own (not a fingerprint of it)."""
+    entry = registry.REGISTRY[subject_type]
     decimals = {
-        f.attname for f in entry.model._meta.concrete_fields if isinstance(f, models.DecimalField)
+        name for name, f in _fields(entry.model).items() if isinstance(f, models.DecimalField)
     }
-    return [name for name in entry.fields if name not in entry.transforms or name in decimals]
+    return tuple(n for n in entry.fields if n not in entry.transforms or n in decimals)
 
 
 def _apply(change: dict, result: Replayed) -> None:
@@ -71,7 +79,7 @@ def _apply(change: dict, result: Replayed) -> None:
     if after is None:
         result.rows_deleted += rows._raw_delete(rows.db)
         return
-    values = _values(entry, after, _restorable_fields(entry))
+    values = _values(entry, after, _restorable_fields(change["subject_type"]))
     if entry.sealed:
         values["seal"] = change["state_hash"]
     if not rows.update(**values):

@@ -18,7 +18,6 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,16 +35,10 @@ from ajeya.resilience.keys import RestoreKey
 
 PHASES = ("fetch", "decrypt", "load", "replay", "verify")
 CHAIN_NAMES = ("changes", "accesses")
-SEGMENT_NAME = re.compile(r"^ledger/c(\d{12})-a(\d{12})-(\w+)\.json$")
-Progress = Callable[[str, int, int | None], None]
 
 
 class RestoreError(ApplicationError):
     code = "restore"
-
-
-def _quiet(step: str, done: int, total: int | None) -> None:
-    return None
 
 
 @dataclass
@@ -214,7 +207,7 @@ def _segment_keys(target, pos_c: int, pos_a: int) -> list[tuple[str, tuple[int, 
     # Names sort by the changes chain's last entry, and every segment a backup needs ends
     # at or after its head: the storage skips the older ones (months of them, on S3).
     for key in target.list("ledger/", start_after=f"ledger/c{pos_c:012d}"):
-        match = SEGMENT_NAME.match(key)
+        match = layout.SEGMENT_NAME.match(key)
         if match and (int(match[1]) > pos_c or int(match[2]) > pos_a):
             found.append((int(match[1]), int(match[2]), match[3], key))
     return [(key, (c, a)) for c, a, _, key in sorted(found)]
@@ -357,8 +350,9 @@ class _Database:
 
 def restore(target, key: RestoreKey, *, at: dt.datetime | None = None,
             backup_id: str | None = None, overwrite: bool = False,
-            progress: Progress = _quiet) -> Outcome:  # fmt: skip
+            progress: layout.Progress = layout.quiet) -> Outcome:  # fmt: skip
     phases = dict.fromkeys(PHASES, 0.0)
+    target.open()  # an unreachable target is named before anything else is looked at
     database = _Database(overwrite)
     database.check_empty()
     work = Path(settings.AJEYA_STAGING_DIR) / f"restore-{clock.now():%Y%m%dT%H%M%S%f}"
@@ -384,7 +378,6 @@ def _run(target, key, at, backup_id, database, work, phases, progress) -> Outcom
     fetched.mkdir()
     plain.mkdir()
     started = time.perf_counter()
-    target.open()
     the_plan = plan(target, key, at=at, backup_id=backup_id)
     manifest = the_plan.manifest
     objects = [(o["key"], o) for o in manifest["objects"]]
@@ -477,7 +470,7 @@ def _run(target, key, at, backup_id, database, work, phases, progress) -> Outcom
         moment = dt.datetime.strptime(restored_to, TIME_FORMAT).replace(tzinfo=dt.UTC)
         age = (clock.now() - moment).total_seconds()
     with connection.cursor() as cursor:
-        counts = snapshot._counts(cursor)
+        counts = snapshot.table_counts(cursor)
     return Outcome(
         manifest["backup_id"], restored_to, age, phases, replayed, report, len(documents),
         counts, where, restored_heads, the_plan.dropped_after,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ajeya.core import clock
 from ajeya.core.errors import ApplicationError
 from ajeya.resilience import signing
-from ajeya.resilience.restore import SEGMENT_NAME
+from ajeya.resilience.layout import SEGMENT_NAME, stamp_time
 
 
 class PruneError(ApplicationError):
@@ -35,10 +35,6 @@ class Policy:
 
     def empty(self) -> bool:
         return not (self.last or self.hourly or self.daily or self.weekly or self.monthly)
-
-
-def backup_time(backup_id: str) -> dt.datetime:
-    return dt.datetime.strptime(backup_id, "%Y%m%dT%H%M%S%fZ").replace(tzinfo=dt.UTC)
 
 
 BUCKETS: dict[str, Callable[[dt.datetime], tuple]] = {
@@ -63,7 +59,7 @@ def select(backup_ids: list[str], policy: Policy) -> dict[str, list[str]]:
         for backup_id in newest_first:
             if len(seen) >= wanted:
                 break
-            key = bucket(clock.local(backup_time(backup_id)))
+            key = bucket(clock.local(stamp_time(backup_id)))
             if key not in seen:
                 seen.add(key)
                 kept.setdefault(backup_id, []).append(rule)

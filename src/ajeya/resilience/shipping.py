@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import logging
 import threading
 import time
@@ -29,6 +30,7 @@ from ajeya.ledger import checkpoints, registry
 from ajeya.ledger.canonical import canonical_json
 from ajeya.ledger.services import ACCESSES, CHANGES, Chain, time_text
 from ajeya.resilience import keys, layout, sealing, signing, targets
+from ajeya.resilience.backup import store_document
 from ajeya.resilience.models import ShipState
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,7 @@ COLUMNS = {
 CHAIN_OF = {"changes": CHANGES, "accesses": ACCESSES}
 
 
+@functools.cache  # the registry is complete once the apps are ready
 def lossy_types() -> dict[str, registry.Ledgered]:
     """Ledgered tables whose state leaves out or transforms columns (beyond decimals)."""
     found = {}
@@ -180,11 +183,8 @@ def ship_to(target, *, recipient=None, signer=None) -> ShipState:
             if target.exists(key):  # a backup stored it first; its manifest lists it
                 stored.append(key)
                 continue
-            blob, sealed = sealing.seal_bytes(path.read_bytes(), recipient)
-            target.put_bytes(key, blob)
+            segment.documents.append(store_document(target, store, name, path, recipient))
             stored.append(key)
-            segment.documents.append({"key": key, "store": store, "name": name,
-                                      **sealed.as_dict()})  # fmt: skip
         if not segment.empty:
             _put_segment(target, state, segment, recipient, signer)
         for key in stored:  # known only once the segment naming them is stored
@@ -199,7 +199,7 @@ def _put_segment(target, state: ShipState, segment: Segment, recipient, signer) 
     changes = _range(segment.changes, "changes", state.changes_seq)
     accesses = _range(segment.accesses, "accesses", state.accesses_seq)
     now = clock.now()
-    stem = f"{layout.segment_stem(changes['last'], accesses['last'])}-{now:%Y%m%dT%H%M%S%fZ}"
+    stem = layout.segment_stem(changes["last"], accesses["last"])
     payload = orjson.dumps(
         {
             "columns": {name: list(cols) for name, cols in COLUMNS.items()},

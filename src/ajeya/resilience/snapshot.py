@@ -67,7 +67,7 @@ def counted_tables() -> list[str]:
     return sorted(tables | set(CHAINS.values()))
 
 
-def _counts(cursor) -> dict[str, int]:
+def table_counts(cursor) -> dict[str, int]:
     counts = {}
     for table in counted_tables():
         cursor.execute(f"SELECT COUNT(*) FROM {table}")  # noqa: S608 - our own table names
@@ -92,7 +92,7 @@ def _sqlite(staging: Path) -> Snapshot:
         target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
         cursor = target.cursor()
         heads, sequences = _heads_and_sequences(cursor)
-        counts = _counts(cursor)
+        counts = table_counts(cursor)
     finally:
         target.close()
         source.close()
@@ -152,7 +152,7 @@ def _postgresql(staging: Path) -> Snapshot:
         cursor.execute("SELECT pg_export_snapshot()")
         snapshot_id = cursor.fetchone()[0]
         heads, sequences = _heads_and_sequences(cursor)
-        counts = _counts(cursor)
+        counts = table_counts(cursor)
         result = subprocess.run(  # noqa: S603 - fixed tool, our arguments
             [
                 pg_tool("pg_dump"),

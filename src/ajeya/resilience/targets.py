@@ -57,24 +57,20 @@ class DirectoryTarget:
         return self._path(key).exists()
 
     def put_file(self, key: str, source: Path) -> None:
-        final = self._path(key)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        incoming = self.root / ".incoming"
-        incoming.mkdir(exist_ok=True)
-        tmp = incoming / f"{secrets.token_hex(8)}.part"
-        shutil.copyfile(source, tmp)
-        self._publish(tmp, final, key)
+        self._publish(key, lambda tmp: shutil.copyfile(source, tmp))
 
     def put_bytes(self, key: str, data: bytes) -> None:
+        self._publish(key, lambda tmp: tmp.write_bytes(data))
+
+    def _publish(self, key: str, write) -> None:
+        """Write under a temporary name, fsync, make it read-only, then link it into
+        place: a reader never sees half an object, and an existing name is refused."""
         final = self._path(key)
         final.parent.mkdir(parents=True, exist_ok=True)
         incoming = self.root / ".incoming"
         incoming.mkdir(exist_ok=True)
         tmp = incoming / f"{secrets.token_hex(8)}.part"
-        tmp.write_bytes(data)
-        self._publish(tmp, final, key)
-
-    def _publish(self, tmp: Path, final: Path, key: str) -> None:
+        write(tmp)
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o444)
@@ -311,15 +307,5 @@ def resolve(where: str) -> Target:
     if where in specs:
         return from_spec(specs[where])
     if where.startswith("s3://"):
-        env = os.environ.get
-        return S3Target(
-            {
-                "name": "restore",
-                "where": where,
-                "endpoint": env("AJEYA_BACKUP_RESTORE_ENDPOINT", ""),
-                "region": env("AJEYA_BACKUP_RESTORE_REGION", "us-east-1"),
-                "access_key": env("AJEYA_BACKUP_RESTORE_ACCESS_KEY", ""),
-                "secret_key": env("AJEYA_BACKUP_RESTORE_SECRET_KEY", ""),
-            }
-        )
+        return S3Target({"name": "restore", "where": where, **settings.AJEYA_BACKUP_RESTORE_S3})
     return DirectoryTarget(Path(where).name or "target", Path(where))
