@@ -43,3 +43,10 @@ class PatientFactory(factory.Factory):
     @classmethod
     def _build(cls, model_class, *args, **kwargs):
         raise NotImplementedError("patients exist only through registration; use create()")
+
+
+def record_allergy(patient, *, actor, **overrides):
+    """An allergy recorded through the service (a clinician must be the actor)."""
+    details = {"substance": "Penicillin", "reaction": "rash", "severity": "moderate"}
+    details.update(overrides)
+    return services.allergy_record(actor=actor, patient=patient, **details)

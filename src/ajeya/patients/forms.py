@@ -1,4 +1,4 @@
-"""Registration and correction forms. They validate; the services write."""
+"""Registration, correction and allergy forms. They validate; the services write."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from django import forms
 from django.conf import settings
 
 from ajeya.patients import validators
-from ajeya.patients.models import Patient, PatientCategory, Sex
+from ajeya.patients.models import AllergySeverity, Patient, PatientCategory, Sex
 from ajeya.patients.services import DEMOGRAPHIC_FIELDS
 
 _FIELDS = [f for f in DEMOGRAPHIC_FIELDS if f != "dob_estimated"]
@@ -123,3 +123,48 @@ class EditForm(PatientForm):
             data["date_of_birth"] = None
             data["age_years"] = self.cleaned_data["age_years"]
         return data
+
+
+class AllergyForm(forms.Form):
+    substance = forms.CharField(
+        max_length=100,
+        help_text="A drug, food or material, e.g. Penicillin, Peanuts, Latex.",
+        error_messages={"required": "Name the substance the patient is allergic to."},
+    )
+    reaction = forms.CharField(
+        max_length=200, required=False, help_text="What happened, e.g. rash, wheeze."
+    )
+    # No default: whoever records the allergy must say how severe it is.
+    severity = forms.ChoiceField(
+        choices=[("", "Choose…"), *AllergySeverity.choices],
+        error_messages={"required": "Choose how severe the reaction is."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["substance"].widget.attrs["autocomplete"] = "off"
+
+
+class AllergyRemoveForm(forms.Form):
+    allergy = forms.IntegerField(widget=forms.HiddenInput)
+    reason = forms.CharField(
+        label="Reason for removing",
+        max_length=200,
+        error_messages={"required": "Say why the allergy is removed."},
+    )
+
+
+class MergeRequestForm(forms.Form):
+    survivor = forms.CharField(
+        label="UHID the person already had", max_length=20,
+        help_text="The record to keep; this one will point to it.",
+    )  # fmt: skip
+    reason = forms.CharField(
+        max_length=300, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="How you know: e.g. 'same name, father and phone; patient confirms'.",
+    )  # fmt: skip
+
+
+class MergeDecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    note = forms.CharField(max_length=300, required=False)

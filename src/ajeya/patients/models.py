@@ -1,9 +1,11 @@
-"""Registered patients, identified by UHID, and the name index used to find them."""
+"""Registered patients, identified by UHID, the name index used to find them, and
+their recorded allergies."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 
 from ajeya.core import clock
 from ajeya.core.identifiers import format_uhid
@@ -154,3 +156,115 @@ class PatientNameToken(models.Model):
 
     def __str__(self) -> str:
         return self.token
+
+
+class AllergySeverity(models.TextChoices):
+    MILD = "mild", "Mild"
+    MODERATE = "moderate", "Moderate"
+    SEVERE = "severe", "Severe"
+    LIFE_THREATENING = "life_threatening", "Life-threatening"
+
+
+# Severities that turn the patient's allergy box red.
+SERIOUS_SEVERITIES = frozenset({AllergySeverity.SEVERE, AllergySeverity.LIFE_THREATENING})
+
+
+class PatientAllergy(models.Model):
+    """A substance the patient reacts to. Never deleted: removal (recorded in error,
+    disproved by a challenge) keeps the row with who removed it, when and why."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="allergies")
+    substance = models.CharField(max_length=100)
+    reaction = models.CharField(max_length=200, blank=True)
+    severity = models.CharField(max_length=16, choices=AllergySeverity.choices)
+    recorded_at = models.DateTimeField()
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    removed_reason = models.CharField(max_length=200, blank=True)
+    seal = models.CharField(max_length=64, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["recorded_at"]
+        verbose_name_plural = "patient allergies"
+        constraints = [
+            # One active entry per substance and patient, whatever its case: the service
+            # refuses a duplicate, and the database decides a race between two.
+            models.UniqueConstraint(
+                "patient",
+                Lower("substance"),
+                condition=models.Q(removed_at__isnull=True),
+                name="allergy_active_substance_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.substance} ({self.get_severity_display()})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.removed_at is None
+
+    @property
+    def is_serious(self) -> bool:
+        return self.severity in SERIOUS_SEVERITIES
+
+
+class MergeStatus(models.TextChoices):
+    REQUESTED = "requested", "Awaiting review"
+    APPROVED = "approved", "Merged"
+    REJECTED = "rejected", "Rejected"
+
+
+class PatientMerge(models.Model):
+    """One person registered twice (typically on a paper form during a downtime, though
+    they had a UHID): asked for by one person, reviewed by another. Approved, the
+    duplicate record points to the survivor; both records and their histories stay
+    exactly as they were."""
+
+    duplicate = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    survivor = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=300)
+    status = models.CharField(
+        max_length=10, choices=MergeStatus.choices, default=MergeStatus.REQUESTED
+    )
+    requested_at = models.DateTimeField()
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+",
+    )  # fmt: skip
+    decision_note = models.CharField(max_length=300, blank=True)
+    seal = models.CharField(max_length=64, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        constraints = [
+            # A record is merged (or waiting to be) into one other record at a time.
+            models.UniqueConstraint(
+                fields=["duplicate"],
+                condition=~models.Q(status="rejected"),
+                name="merge_one_open_per_duplicate",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(duplicate=models.F("survivor")), name="merge_two_records"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(decided_by=models.F("requested_by")),
+                name="merge_reviewer_other",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"merge of {self.duplicate_id} into {self.survivor_id}: {self.status}"

@@ -2,7 +2,8 @@
 
 Rows are built in Python with their ids, seals and ledger entries, then written with
 bulk inserts in one transaction — the same records the service would write, without
-paying for one transaction per patient.
+paying for one transaction per patient. About one patient in seven gets one or two
+allergies, recorded by a doctor or nurse (none when there are no such staff yet).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import datetime as dt
 import random
 from collections.abc import Callable
 
+from django.contrib.auth import get_user_model
 from django.core.management.color import no_style
 from django.db import connection, transaction
 from django.db.models import Max
@@ -18,14 +20,17 @@ from django.db.models import Max
 from ajeya.core import clock, identifiers
 from ajeya.core.bulk import insert_rows
 from ajeya.core.india import IndianState
+from ajeya.core.roles import Role
 from ajeya.ledger import registry
 from ajeya.ledger import services as ledger
 from ajeya.ledger.canonical import canonical_json, state_hash
 from ajeya.ledger.models import LedgerAction
 from ajeya.patients import names
 from ajeya.patients.models import (
+    AllergySeverity,
     GuardianRelation,
     Patient,
+    PatientAllergy,
     PatientCategory,
     PatientNameToken,
     Scheme,
@@ -61,6 +66,28 @@ PLACES = {
     IndianState.PB: (["Ludhiana", "Amritsar", "Patiala"], "14"),
 }
 STREETS = ["Gali No. 4", "Sector 12", "Main Road", "Block C", "Near Hanuman Mandir", "Ward 7"]
+ALLERGY_SHARE = 0.15
+# (substance, reaction, severity, weight): the allergies an Indian ward sees most.
+_S = AllergySeverity
+ALLERGIES = [
+    ("Penicillin", "rash, urticaria", _S.MODERATE, 14),
+    ("Penicillin", "anaphylaxis", _S.LIFE_THREATENING, 3),
+    ("Sulfonamides (co-trimoxazole)", "rash", _S.MODERATE, 8),
+    ("Sulfonamides (co-trimoxazole)", "Stevens-Johnson syndrome", _S.LIFE_THREATENING, 1),
+    ("Ibuprofen", "wheeze", _S.SEVERE, 6),
+    ("Diclofenac", "facial swelling", _S.SEVERE, 4),
+    ("Aspirin", "wheeze, rhinitis", _S.MODERATE, 5),
+    ("Peanuts", "lip swelling, hives", _S.SEVERE, 4),
+    ("Latex", "contact dermatitis", _S.MILD, 5),
+    ("Iodinated contrast", "hives, vomiting", _S.MODERATE, 4),
+    ("Egg", "hives", _S.MILD, 3),
+    ("Ceftriaxone", "rash", _S.MODERATE, 3),
+    ("Metronidazole", "itching", _S.MILD, 2),
+    ("Morphine", "itching, nausea", _S.MILD, 2),
+    ("Shellfish", "urticaria", _S.MODERATE, 2),
+]
+_ALLERGY_WEIGHTS = [a[3] for a in ALLERGIES]
+ALLERGY_SUBJECT = "patients.allergy"
 
 
 def _phone(rng: random.Random) -> str:
@@ -125,6 +152,8 @@ def seed_patients(
     if count == 0:
         return 0
     rng = random.Random(seed)
+    # Allergies draw from their own generator, so the same seed gives the same people.
+    allergies = _Allergies(random.Random(f"allergies-{seed}"))
     anchor = anchor or clock.today()
     clerks = clerks or []
     columns = {f.attname for f in Patient._meta.concrete_fields}
@@ -133,6 +162,7 @@ def seed_patients(
     with transaction.atomic():
         first_serial = identifiers.allocate(identifiers.UHID_SEQUENCE, count)
         next_id = (Patient.objects.aggregate(m=Max("id"))["m"] or 0) + 1
+        allergies.next_id = (PatientAllergy.objects.aggregate(m=Max("id"))["m"] or 0) + 1
         while written < count:
             size = min(batch_size, count - written)
             patients, tokens, changes = [], [], []
@@ -159,9 +189,11 @@ def seed_patients(
                         reason="demo data (ajeya seed)",
                     )
                 )
+            allergy_rows, allergy_changes = allergies.for_patients(patients)
             insert_rows(Patient, patients)
             insert_rows(PatientNameToken, tokens)
-            ledger.record_many(changes)
+            insert_rows(PatientAllergy, allergy_rows)
+            ledger.record_many(changes + allergy_changes)
             written += size
             if progress:
                 progress(size)
@@ -187,9 +219,74 @@ def _row(rng: random.Random, anchor: dt.date, clerks: list, serial: int, pk: int
     return row, clerk
 
 
+class _Allergies:
+    """One or two allergies for about ALLERGY_SHARE of the patients, as rows with their
+    seals and ledger entries, recorded by the demo doctors and nurses."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.next_id = 1
+        self.recorders = list(
+            get_user_model()
+            .objects.filter(role__in=(Role.DOCTOR, Role.NURSE), is_active=True)
+            .order_by("pk")
+        )
+        self.ledgered = registry.for_model(PatientAllergy)
+        self.columns = {f.attname for f in PatientAllergy._meta.concrete_fields}
+
+    def for_patients(self, patients: list[dict]) -> tuple[list[dict], list]:
+        rows: list[dict] = []
+        changes: list = []
+        if not self.recorders:
+            return rows, changes  # an allergy needs someone who recorded it
+        for patient in patients:
+            if self.rng.random() >= ALLERGY_SHARE:
+                continue
+            how_many = 2 if self.rng.random() < 0.25 else 1
+            picked = self.rng.choices(ALLERGIES, weights=_ALLERGY_WEIGHTS, k=how_many)
+            recorder = self.rng.choice(self.recorders)
+            when = patient["registered_at"] + dt.timedelta(minutes=self.rng.randint(10, 180))
+            one_per_substance = {a[0]: a[:3] for a in picked}.values()
+            for substance, reaction, severity in one_per_substance:
+                row = self._row(patient["id"], substance, reaction, severity, recorder, when)
+                state = canonical_json(self.ledgered.state_from_values(row))
+                row["seal"] = state_hash(state)
+                rows.append(row)
+                changes.append(
+                    ledger.Change(
+                        action=LedgerAction.CREATE,
+                        subject_type=ALLERGY_SUBJECT,
+                        subject_id=str(row["id"]),
+                        after=state,
+                        actor=recorder,
+                        reason="demo data (ajeya seed)",
+                    )
+                )
+        return rows, changes
+
+    def _row(self, patient_id, substance, reaction, severity, recorder, when) -> dict:
+        row = {
+            "id": self.next_id,
+            "patient_id": patient_id,
+            "substance": substance,
+            "reaction": reaction,
+            "severity": str(severity),
+            "recorded_at": when,
+            "recorded_by_id": recorder.pk,
+            "removed_at": None,
+            "removed_by_id": None,
+            "removed_reason": "",
+            "seal": "",
+        }
+        if set(row) != self.columns:
+            raise RuntimeError(f"seed allergy columns differ: {set(row) ^ self.columns}")
+        self.next_id += 1
+        return row
+
+
 def _reset_sequences() -> None:
-    """Ids were given explicitly; move PostgreSQL's id sequence past them."""
-    statements = connection.ops.sequence_reset_sql(no_style(), [Patient])
+    """Ids were given explicitly; move PostgreSQL's id sequences past them."""
+    statements = connection.ops.sequence_reset_sql(no_style(), [Patient, PatientAllergy])
     if statements:
         with connection.cursor() as cursor:
             for sql in statements:
