@@ -15,6 +15,7 @@ BENCHMARKS = {
     "billing": "bench.billing",
     "reports": "bench.reports",
     "recovery": "bench.recovery",
+    "downtime": "bench.downtime",
 }
 
 

@@ -567,6 +567,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_recovery(sub, add)
 
+    from ajeya.downtime.cli import add_commands as add_downtime
+
+    add_downtime(sub, add)
+
     manage = add("manage", cmd_manage, "run a Django management command")
     manage.add_argument("rest", nargs=argparse.REMAINDER)
     return parser

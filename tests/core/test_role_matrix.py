@@ -83,6 +83,9 @@ POST_ONLY = {
     "billing:refund_decide",
     "billing:discount_decide",
     "reports:schedule_stop",
+    "downtime:kit_create",
+    "downtime:kit_void",
+    "patients:merge_decide",
 }
 
 
@@ -99,6 +102,7 @@ class World:
     lab_report: object = None
     bill: object = None
     receipt: object = None
+    kit: object = None
 
 
 def make_world(make_user) -> World:
@@ -133,7 +137,15 @@ def make_world(make_user) -> World:
         admission,
         *make_lab(make_user, patient),
         *make_billing(make_user, patient),
+        make_kit(clinic),
     )
+
+
+def make_kit(clinic):
+    from ajeya.downtime import services
+
+    return services.kit_create(actor=None, department=clinic.department, uhids=2, accessions=2,
+                               receipts=1, system=True)  # fmt: skip
 
 
 def make_billing(make_user, patient):
@@ -211,8 +223,12 @@ def make_admission(clerk, doctor, clinic, patient):
 
 def sample_kwargs(name: str, world: World, user) -> dict:
     app, _, page = name.partition(":")
-    if app == "patients" and page not in {"search", "register", "duplicates"}:
+    if app == "patients" and page == "merge_decide":
+        return {"pk": 1}
+    if app == "patients" and page not in {"search", "register", "duplicates", "merges"}:
         return {"uhid": world.patient.uhid}
+    if app == "downtime" and page in {"kit", "kit_void", "kit_pdf"}:
+        return {"number": world.kit.number}
     if (
         app == "accounts"
         and page.startswith("staff_")

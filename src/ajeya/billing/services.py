@@ -438,9 +438,9 @@ def _day_open(counter: Counter, cashier) -> None:
         )
 
 
-def _mark_paid(payment: Payment) -> None:
-    payment.paid_at = clock.now()
-    payment.number = numbers.receipt_number(
+def _mark_paid(payment: Payment, number: str = "", paid_at: dt.datetime | None = None) -> None:
+    payment.paid_at = paid_at or clock.now()
+    payment.number = number or numbers.receipt_number(
         payment.counter, refund=payment.kind == PaymentKind.REFUND, when=payment.paid_at
     )
 
@@ -455,10 +455,16 @@ def payment_receive(
     kind: str = PaymentKind.PAYMENT,
     reference: str = "",
     bill: Bill | None = None,
+    preallocated_number: str = "",
+    paid_at: dt.datetime | None = None,
+    reason: str = "",
 ) -> Payment:
     """Money received at a counter, with a gapless receipt number. A payment may not be
     more than the patient owes on bills (take the excess as an advance deposit); a
-    scheme settlement not more than the scheme owes."""
+    scheme settlement not more than the scheme owes.
+
+    A paper receipt written during a downtime is back-entered with its printed number,
+    the time on paper and its provenance as the reason (`downtime.services`)."""
     require_perm(actor, Perm.BILLING_COLLECT)
     value = _amount(amount)
     counter = _counter(counter)
@@ -503,11 +509,12 @@ def payment_receive(
             mode=mode,
             amount=value,
             reference=reference,
-            requested_at=clock.now(),
+            requested_at=paid_at or clock.now(),
             requested_by=actor,
+            reason=reason[:200],
         )
-        _mark_paid(payment)
-        ledger.create_sealed(payment, actor=actor)
+        _mark_paid(payment, preallocated_number, paid_at)
+        ledger.create_sealed(payment, actor=actor, reason=reason)
     return payment
 
 

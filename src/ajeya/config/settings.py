@@ -196,6 +196,14 @@ AJEYA_PG_BIN_DIR = env("AJEYA_PG_BIN_DIR", "")
 AJEYA_DRILL_KEY = env("AJEYA_DRILL_KEY", "")
 
 
+# --- Care during downtime (docs/downtime.md) ---------------------------------------------
+# Every location's encrypted offline snapshot is written here every few minutes, one
+# directory per ward / OPD department (a synced share, or pulled by the ward PC).
+AJEYA_DOWNTIME_DIR = Path(env("AJEYA_DOWNTIME_DIR", str(VAR_DIR / "downtime"))).resolve()
+AJEYA_DOWNTIME_MINUTES = env_int("AJEYA_DOWNTIME_MINUTES", 5, minimum=1)
+AJEYA_DOWNTIME_STALE_MINUTES = env_int("AJEYA_DOWNTIME_STALE_MINUTES", 15, minimum=1)
+
+
 def _targets(raw: str) -> dict[str, dict[str, str]]:
     """AJEYA_BACKUP_TARGETS="usb=/mnt/usb/ajeya,vault=s3://bucket/prefix"; an S3 target
     NAME reads AJEYA_BACKUP_<NAME>_ENDPOINT, _REGION, _ACCESS_KEY, _SECRET_KEY and
@@ -258,6 +266,7 @@ INSTALLED_APPS = [
     "ajeya.billing",
     "ajeya.reports",
     "ajeya.resilience",
+    "ajeya.downtime",
 ]
 
 MIDDLEWARE = [

@@ -17,6 +17,7 @@ urlpatterns = [
     path("lab/", include("ajeya.lab.urls")),
     path("billing/", include("ajeya.billing.urls")),
     path("reports/", include("ajeya.reports.urls")),
+    path("downtime/", include("ajeya.downtime.urls")),
     path("verify/", include(paper_check)),
 ]
 

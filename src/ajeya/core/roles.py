@@ -38,6 +38,8 @@ class Perm(models.TextChoices):
     PATIENT_EDIT = "patient.edit", "Correct patient demographics"
     PATIENT_PRINT_SLIP = "patient.print_slip", "Print registration slips"
     PATIENT_HISTORY = "patient.history", "See who has seen or changed a patient"
+    PATIENT_ALLERGY = "patient.allergy", "Record and remove patient allergies"
+    PATIENT_MERGE = "patient.merge", "Review and approve merges of duplicate registrations"
     AUDIT_VIEW = "audit.view", "Search the ledger and export it"
     LEDGER_STATUS = "ledger.status", "See the ledger's verification status"
     APPOINTMENT_VIEW = "appointment.view", "See clinics, slots and appointments"
@@ -77,6 +79,8 @@ class Perm(models.TextChoices):
     TARIFF_MANAGE = "billing.tariff", "Set tariff prices and cash counters"
     REPORTS_VIEW = "reports.view", "Run and export the hospital's standard MIS reports"
     REPORTS_SCHEDULE = "reports.schedule", "Schedule reports and read the reports archive"
+    DOWNTIME_VIEW = "downtime.view", "See downtime kits, their numbers and snapshot status"
+    DOWNTIME_KITS = "downtime.kits", "Make and print downtime kits, void spoiled numbers"
     STAFF_VIEW = "staff.view", "See staff accounts"
     STAFF_MANAGE = "staff.manage", "Create staff accounts, reset two-factor, unlock"
 
@@ -101,6 +105,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.PATIENT_EDIT: {Role.REGISTRATION_CLERK},
             Perm.PATIENT_PRINT_SLIP: {Role.REGISTRATION_CLERK},
             Perm.PATIENT_HISTORY: {Role.HOSPITAL_ADMIN, Role.AUDITOR},
+            Perm.PATIENT_ALLERGY: {Role.DOCTOR, Role.NURSE},
+            Perm.PATIENT_MERGE: {Role.HOSPITAL_ADMIN},
             Perm.AUDIT_VIEW: {Role.HOSPITAL_ADMIN, Role.IT_SECURITY, Role.AUDITOR},
             Perm.LEDGER_STATUS: {Role.HOSPITAL_ADMIN, Role.IT_SECURITY, Role.AUDITOR},
             Perm.APPOINTMENT_VIEW: {
@@ -156,6 +162,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.TARIFF_MANAGE: {Role.HOSPITAL_ADMIN},
             Perm.REPORTS_VIEW: {Role.HOSPITAL_ADMIN, Role.AUDITOR},
             Perm.REPORTS_SCHEDULE: {Role.HOSPITAL_ADMIN},
+            Perm.DOWNTIME_VIEW: {
+                Role.REGISTRATION_CLERK,
+                Role.LAB_TECHNICIAN,
+                Role.BILLING_CLERK,
+                Role.HOSPITAL_ADMIN,
+                Role.IT_SECURITY,
+                Role.AUDITOR,
+            },
+            Perm.DOWNTIME_KITS: {Role.HOSPITAL_ADMIN, Role.IT_SECURITY},
             Perm.STAFF_VIEW: {Role.IT_SECURITY, Role.HOSPITAL_ADMIN, Role.AUDITOR},
             Perm.STAFF_MANAGE: {Role.IT_SECURITY},
         }.items()

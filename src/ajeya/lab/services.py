@@ -194,9 +194,16 @@ def order_create(
     admission=None,
     referring_doctor: str = "",
     clinical_notes: str = "",
+    preallocated_accession: str = "",
+    ordered_at: dt.datetime | None = None,
+    reason: str = "",
 ) -> LabOrder:
     """A requisition: the ordered panels are grouped into one sample per container and
-    section, each with its own accession number and a pending result for every test."""
+    section, each with its own accession number and a pending result for every test.
+
+    A back-entered paper requisition (downtime) brings its tube's pre-printed accession,
+    the time on paper and its provenance as the ledger reason: its tests must then fit
+    in that one tube."""
     require_perm(actor, Perm.LAB_COUNTER if source == OrderSource.WALK_IN else Perm.LAB_ORDER)
     errors: dict[str, list[str]] = {}
     panels, problems = find_panels(tests)
@@ -240,6 +247,11 @@ def order_create(
     for panel in panels:
         first = panel.items.all()[0].test
         groups.setdefault((first.container, first.specimen, panel.section), []).append(panel)
+    if preallocated_accession and len(groups) > 1:
+        raise ValidationFailed(
+            {"tests": ["These tests go in different tubes: enter each labelled tube on its own ("
+                       + "; ".join(", ".join(p.name for p in g) for g in groups.values()) + ")."]}
+        )  # fmt: skip
 
     with transaction.atomic():
         if admission is not None:
@@ -253,13 +265,17 @@ def order_create(
                     "or at the lab counter."
                 )
         number = _allocate_order_number()
-        accessions = _allocate_accessions(len(groups))
+        accessions = (
+            [preallocated_accession]
+            if preallocated_accession
+            else (_allocate_accessions(len(groups)))
+        )
         order = LabOrder(
             number=number,
             patient=patient,
             source=source,
             priority=priority,
-            ordered_at=clock.now(),
+            ordered_at=ordered_at or clock.now(),
             ordered_by=actor,
             doctor=doctor,
             referring_doctor=referring_doctor,
@@ -267,7 +283,7 @@ def order_create(
             visit=visit,
             admission=admission,
         )
-        ledger.create_sealed(order, actor=actor)
+        ledger.create_sealed(order, actor=actor, reason=reason)
         samples = [
             Sample(
                 accession=accession,
@@ -278,7 +294,7 @@ def order_create(
             )
             for accession, (container, specimen, section) in zip(accessions, groups, strict=True)
         ]
-        ledger.create_sealed_many(samples, actor=actor)
+        ledger.create_sealed_many(samples, actor=actor, reason=reason)
         items = [
             OrderItem(
                 order=order,

@@ -1,18 +1,28 @@
-"""Finding patients: by UHID, phone, ABHA or name (prefix and sounds-like), and duplicates."""
+"""Finding patients: by UHID, phone, ABHA or name (prefix and sounds-like), and duplicates;
+and reading their allergies."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Q, QuerySet, Value, When
+from django.db.models.functions import Lower
 from rapidfuzz import fuzz
 
 from ajeya.core import identifiers
 from ajeya.core.errors import NotFound
 from ajeya.patients import names, validators
-from ajeya.patients.models import Patient, PatientNameToken
+from ajeya.patients.models import (
+    AllergySeverity,
+    MergeStatus,
+    Patient,
+    PatientAllergy,
+    PatientMerge,
+    PatientNameToken,
+)
 
 FUZZY_CANDIDATE_LIMIT = 2000
 FUZZY_MIN_SCORE = 70
@@ -199,3 +209,102 @@ def name_index_mismatches():
     while pending is not None:
         yield table, f"patient_id {pending[0]}", "belongs to no patient"
         pending = next(tokens, None)
+
+
+# -- allergies ---------------------------------------------------------------------------
+
+# Life-threatening first: the order in which a reader must see them.
+_MOST_SEVERE_FIRST = Case(
+    *(
+        When(severity=severity, then=Value(rank))
+        for rank, severity in enumerate(reversed(AllergySeverity.values))
+    ),
+    default=Value(len(AllergySeverity.values)),
+)
+
+
+def _allergies_in_order() -> QuerySet[PatientAllergy]:
+    return PatientAllergy.objects.select_related("recorded_by").order_by(
+        _MOST_SEVERE_FIRST, Lower("substance"), "id"
+    )
+
+
+def active_allergies(patient_ids: Iterable[int]) -> dict[int, list[PatientAllergy]]:
+    """The allergies each patient has now (removed ones left out), most severe first,
+    then by substance; one query however many patients. Every patient asked about has a
+    key, so an empty list means "no allergy recorded"."""
+    ids = list(dict.fromkeys(int(pk) for pk in patient_ids))
+    found: dict[int, list[PatientAllergy]] = {pk: [] for pk in ids}
+    if not ids:
+        return found
+    for allergy in _allergies_in_order().filter(patient_id__in=ids, removed_at__isnull=True):
+        found[allergy.patient_id].append(allergy)
+    return found
+
+
+def allergies_of(patient: Patient) -> list[PatientAllergy]:
+    """The patient's active allergies for the record page, most severe first."""
+    return list(_allergies_in_order().filter(patient_id=patient.pk, removed_at__isnull=True))
+
+
+def allergies_removed(patient: Patient) -> list[PatientAllergy]:
+    """Allergies taken off the patient's list, newest removal first, with who and why."""
+    return list(
+        PatientAllergy.objects.filter(patient_id=patient.pk, removed_at__isnull=False)
+        .select_related("recorded_by", "removed_by")
+        .order_by("-removed_at", "-id")
+    )
+
+
+def allergy_get(patient: Patient, pk: int) -> PatientAllergy:
+    allergy = PatientAllergy.objects.filter(patient_id=patient.pk, pk=pk).first()
+    if allergy is None:
+        raise NotFound(f"No allergy {pk} is recorded for {patient.uhid_display}.")
+    allergy.patient = patient
+    return allergy
+
+
+# -- merges -------------------------------------------------------------------------------
+
+
+@dataclass
+class Merges:
+    """A record's place in merges: what it was merged into (or is waiting to be), and the
+    records merged into it."""
+
+    into: PatientMerge | None
+    merged: list[PatientMerge]
+
+
+def merges_of(patient: Patient) -> Merges:
+    rows = list(
+        PatientMerge.objects.filter(Q(duplicate=patient) | Q(survivor=patient))
+        .exclude(status=MergeStatus.REJECTED)
+        .select_related("duplicate", "survivor", "requested_by", "decided_by")
+    )
+    into = next((m for m in rows if m.duplicate_id == patient.pk), None)
+    merged = [m for m in rows if m.survivor_id == patient.pk and m.status == MergeStatus.APPROVED]
+    return Merges(into, merged)
+
+
+def merges_to_review() -> list[PatientMerge]:
+    return list(
+        PatientMerge.objects.filter(status=MergeStatus.REQUESTED)
+        .select_related("duplicate", "survivor", "requested_by")
+        .order_by("requested_at")
+    )
+
+
+def merges_decided(limit: int = 50) -> list[PatientMerge]:
+    return list(
+        PatientMerge.objects.exclude(status=MergeStatus.REQUESTED)
+        .select_related("duplicate", "survivor", "requested_by", "decided_by")
+        .order_by("-decided_at")[:limit]
+    )
+
+
+def merge_get(pk: int) -> PatientMerge:
+    merge = PatientMerge.objects.select_related("duplicate", "survivor").filter(pk=pk).first()
+    if merge is None:
+        raise NotFound(f"No merge request {pk}.")
+    return merge

@@ -1,4 +1,5 @@
-"""Every write to patient records: registration and corrections, each on the ledger."""
+"""Every write to patient records: registration, corrections and allergies, each on the
+ledger."""
 
 from __future__ import annotations
 
@@ -17,7 +18,15 @@ from ajeya.ledger import services as ledger
 from ajeya.ledger.models import LedgerAction
 from ajeya.ledger.registry import seal, state_of
 from ajeya.patients import names, validators
-from ajeya.patients.models import Patient, PatientCategory, PatientNameToken
+from ajeya.patients.models import (
+    AllergySeverity,
+    MergeStatus,
+    Patient,
+    PatientAllergy,
+    PatientCategory,
+    PatientMerge,
+    PatientNameToken,
+)
 
 SUBJECT = "patients.patient"
 
@@ -120,9 +129,11 @@ def name_tokens_for(patient: Patient) -> list[PatientNameToken]:
     ]
 
 
-def _unique_failure(exc: IntegrityError) -> ValidationFailed:
+def _unique_failure(exc: IntegrityError, uhid: str = "") -> ValidationFailed:
     if "abha" in str(exc).lower():
         return ValidationFailed({"abha_number": ["Another patient already has this ABHA number."]})
+    if "uhid" in str(exc).lower():
+        return ValidationFailed({"uhid": [f"UHID {uhid} is already a patient's."]})
     raise exc
 
 
@@ -145,8 +156,15 @@ def patient_register(
     category: str = PatientCategory.GENERAL,
     scheme: str = "",
     scheme_beneficiary_id: str = "",
+    preallocated_uhid: str = "",
+    registered_at: dt.datetime | None = None,
+    reason: str = "",
 ) -> Patient:
-    """Register a new patient and issue the UHID; one ledger entry, all or nothing."""
+    """Register a new patient and issue the UHID; one ledger entry, all or nothing.
+
+    A paper form back-entered after a downtime brings its pre-printed UHID (reserved by
+    a kit, checked by `downtime.services`), the time written on paper, and its
+    provenance as the ledger reason."""
     require_perm(actor, Perm.PATIENT_REGISTER)
     dob, estimated = _resolve_birth_date(date_of_birth, age_years)
     details = _normalise(
@@ -170,13 +188,18 @@ def patient_register(
         }
     )
     now = clock.now()
-    patient = Patient(**details, registered_at=now, updated_at=now, registered_by=actor)
+    patient = Patient(
+        **details, registered_at=registered_at or now, updated_at=now, registered_by=actor
+    )
     patient.name_key = names.name_key(patient.name)
     _full_clean(patient)
     try:
         with transaction.atomic():
-            serial = identifiers.allocate(identifiers.UHID_SEQUENCE)
-            patient.uhid = identifiers.make_uhid(serial)
+            if preallocated_uhid:
+                patient.uhid = preallocated_uhid
+            else:
+                serial = identifiers.allocate(identifiers.UHID_SEQUENCE)
+                patient.uhid = identifiers.make_uhid(serial)
             patient.save(force_insert=True)
             after = seal(patient)
             Patient.objects.filter(pk=patient.pk).update(seal=patient.seal)
@@ -188,10 +211,11 @@ def patient_register(
                     subject_id=patient.uhid,
                     after=after,
                     actor=actor,
+                    reason=reason,
                 )
             )
     except IntegrityError as exc:
-        raise _unique_failure(exc) from None
+        raise _unique_failure(exc, uhid=patient.uhid) from None
     return patient
 
 
@@ -250,4 +274,153 @@ def patient_update(
                 actor=actor,
             )
         )
+    return current
+
+
+# -- allergies -------------------------------------------------------------------------
+
+SUBSTANCE_MAX = PatientAllergy._meta.get_field("substance").max_length
+REACTION_MAX = PatientAllergy._meta.get_field("reaction").max_length
+REMOVED_REASON_MAX = PatientAllergy._meta.get_field("removed_reason").max_length
+ACTIVE_ALLERGY_CONSTRAINT = "allergy_active_substance_unique"
+
+
+def _duplicate_allergy(substance: str) -> ValidationFailed:
+    return ValidationFailed(
+        {"substance": [f"An allergy to {substance} is already recorded for this patient."]},
+        code="duplicate",
+    )
+
+
+def allergy_record(
+    *, actor, patient: Patient, substance: str, reaction: str = "", severity: str
+) -> PatientAllergy:
+    """Record an allergy. One active entry per substance (ignoring case) and patient."""
+    require_perm(actor, Perm.PATIENT_ALLERGY)
+    substance = " ".join((substance or "").split())
+    reaction = " ".join((reaction or "").split())
+    errors: dict[str, list[str]] = {}
+    if not substance:
+        errors["substance"] = ["Name the substance the patient is allergic to."]
+    elif len(substance) > SUBSTANCE_MAX:
+        errors["substance"] = [
+            f"Keep the substance to at most {SUBSTANCE_MAX} characters (it has {len(substance)})."
+        ]
+    if len(reaction) > REACTION_MAX:
+        errors["reaction"] = [
+            f"Keep the reaction to at most {REACTION_MAX} characters (it has {len(reaction)})."
+        ]
+    if severity not in AllergySeverity.values:
+        errors["severity"] = ["Choose how severe the reaction is."]
+    if errors:
+        raise ValidationFailed(errors)
+    allergy = PatientAllergy(
+        patient=patient,
+        substance=substance,
+        reaction=reaction,
+        severity=AllergySeverity(severity).value,
+        recorded_at=clock.now(),
+        recorded_by=actor,
+    )
+    active = PatientAllergy.objects.filter(patient_id=patient.pk, removed_at__isnull=True)
+    try:
+        with transaction.atomic():
+            existing = active.filter(substance__iexact=substance).first()
+            if existing is not None:
+                raise _duplicate_allergy(existing.substance)
+            ledger.create_sealed(allergy, actor=actor)
+    except IntegrityError as exc:
+        # The same substance recorded a moment ago by someone else: the partial unique
+        # index decides the race.
+        if ACTIVE_ALLERGY_CONSTRAINT not in str(exc):
+            raise
+        raise _duplicate_allergy(substance) from None
+    return allergy
+
+
+def allergy_remove(*, actor, allergy: PatientAllergy, reason: str) -> PatientAllergy:
+    """Take an allergy off the patient's active list (recorded in error, disproved).
+    The row stays; the ledger keeps it as it was, who removed it and why."""
+    require_perm(actor, Perm.PATIENT_ALLERGY)
+    reason = require_reason(reason, why="Say why the allergy is removed")
+    if len(reason) > REMOVED_REASON_MAX:
+        raise ValidationFailed(
+            {"reason": [f"Keep the reason to at most {REMOVED_REASON_MAX} characters."]}
+        )
+    with transaction.atomic():
+        current = locked(PatientAllergy.objects).get(pk=allergy.pk)
+        if current.removed_at is not None:
+            raise Conflict(f"The allergy to {current.substance} was already removed.")
+        before = state_of(current)
+        current.removed_at = clock.now()
+        current.removed_by = actor
+        current.removed_reason = reason
+        ledger.save_sealed(current, actor=actor, before=before, reason=reason)
+    return current
+
+
+# -- merges: one person registered twice ------------------------------------------------
+
+MERGE_TEXT_MAX = 300
+
+
+def _merged_into(patient: Patient) -> PatientMerge | None:
+    return (
+        PatientMerge.objects.filter(duplicate=patient)
+        .exclude(status=MergeStatus.REJECTED)
+        .select_related("survivor")
+        .first()
+    )
+
+
+def merge_request(*, actor, duplicate: Patient, survivor: Patient, reason: str) -> PatientMerge:
+    """Ask for `duplicate` (say, a paper registration during a downtime) to be merged
+    into `survivor`, the record the person already had. Another person reviews it."""
+    require_perm(actor, Perm.PATIENT_EDIT)
+    reason = require_reason(reason, why="Say why these are the same person")[:MERGE_TEXT_MAX]
+    if duplicate.pk == survivor.pk:
+        raise ValidationFailed({"survivor": ["A record cannot be merged into itself."]})
+    with transaction.atomic():
+        locked(Patient.objects).filter(pk__in=[duplicate.pk, survivor.pk]).count()
+        open_ = _merged_into(duplicate)
+        if open_ is not None:
+            raise Conflict(
+                f"{duplicate.uhid_display} is already {open_.get_status_display().lower()} "
+                f"into {open_.survivor.uhid_display}."
+            )
+        onward = _merged_into(survivor)
+        if onward is not None:
+            raise ValidationFailed(
+                {"survivor": [f"{survivor.uhid_display} is itself merged into "
+                              f"{onward.survivor.uhid_display}: merge into that record."]}
+            )  # fmt: skip
+        merge = PatientMerge(duplicate=duplicate, survivor=survivor, reason=reason,
+                             requested_at=clock.now(), requested_by=actor)  # fmt: skip
+        ledger.create_sealed(merge, actor=actor, reason=reason)
+    return merge
+
+
+def merge_decide(*, actor, merge: PatientMerge, approve: bool, note: str = "") -> PatientMerge:
+    """The review: someone other than who asked approves or rejects; a rejection says why."""
+    require_perm(actor, Perm.PATIENT_MERGE)
+    note = " ".join((note or "").split())[:MERGE_TEXT_MAX]
+    if not approve:
+        note = require_reason(note, why="Say why the merge is rejected")
+    with transaction.atomic():
+        current = locked(PatientMerge.objects).select_related("survivor").get(pk=merge.pk)
+        if current.status != MergeStatus.REQUESTED:
+            raise Conflict(f"This merge was already {current.get_status_display().lower()}.")
+        if current.requested_by_id == actor.pk:
+            raise Conflict("You asked for this merge: another person must review it.")
+        if approve and _merged_into(current.survivor) is not None:
+            raise Conflict(
+                f"{current.survivor.uhid_display} has since been merged into another record: "
+                "reject this and ask again."
+            )
+        before = state_of(current)
+        current.status = MergeStatus.APPROVED if approve else MergeStatus.REJECTED
+        current.decided_at = clock.now()
+        current.decided_by = actor
+        current.decision_note = note
+        ledger.save_sealed(current, actor=actor, before=before, reason=note or "merge approved")
     return current

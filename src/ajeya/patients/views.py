@@ -1,4 +1,5 @@
-"""Patient pages: search, register (with the duplicate check), view, correct, print slip."""
+"""Patient pages: search, register (with the duplicate check), view, correct, print slip,
+allergies."""
 
 from __future__ import annotations
 
@@ -18,7 +19,14 @@ from ajeya.ledger import selectors as ledger_selectors
 from ajeya.ledger.access import seen
 from ajeya.ledger.models import AccessKind
 from ajeya.patients import documents, selectors, services
-from ajeya.patients.forms import EditForm, RegisterForm
+from ajeya.patients.forms import (
+    AllergyForm,
+    AllergyRemoveForm,
+    EditForm,
+    MergeDecisionForm,
+    MergeRequestForm,
+    RegisterForm,
+)
 from ajeya.patients.validators import birth_date_from_age
 
 PAGE_SIZE = 25
@@ -88,11 +96,84 @@ def duplicates_check(request):
     return render(request, "patients/_duplicates.html", {"duplicates": duplicates, "live": True})
 
 
+def _allergy_context(patient, **forms_) -> dict:
+    allergies = selectors.allergies_of(patient)
+    return {
+        "patient": patient,
+        "allergies": allergies,
+        "allergy_alert": any(a.is_serious for a in allergies),
+        "allergy_form": AllergyForm(),
+        "remove_form": None,
+        "remove_pk": None,
+        **forms_,
+    }
+
+
 @permission_required(Perm.PATIENT_VIEW)
 def detail(request, uhid: str):
     patient = selectors.patient_get(uhid)
+    merges = selectors.merges_of(patient)
     seen(request, [patient.uhid], AccessKind.VIEWED)
-    return render(request, "patients/detail.html", {"patient": patient})
+    context = {**_allergy_context(patient), "merges": merges}
+    return render(request, "patients/detail.html", context)
+
+
+@permission_required(Perm.PATIENT_ALLERGY)
+def allergies(request, uhid: str):
+    """The patient's allergies with those removed. A POST records one (action "add") or
+    removes one (action "remove"), then goes back to the record; refused input comes
+    back on this page (422) with what was typed."""
+    patient = selectors.patient_get(uhid)
+    forms_: dict = {}
+    if request.method == "POST":
+        if request.POST.get("action") == "remove":
+            form = forms_["remove_form"] = AllergyRemoveForm(request.POST)
+            done = _allergy_remove(request, patient, form)
+            forms_["remove_pk"] = form.cleaned_data.get("allergy")  # the row to show it on
+        else:
+            form = forms_["allergy_form"] = AllergyForm(request.POST)
+            done = _allergy_add(request, patient, form)
+        if done:
+            return redirect("patients:detail", uhid=patient.uhid)
+    seen(request, [patient.uhid], AccessKind.VIEWED)
+    context = _allergy_context(patient, **forms_)
+    context["removed"] = selectors.allergies_removed(patient)
+    response = render(request, "patients/allergies.html", context)
+    if request.method == "POST":
+        response.status_code = 422
+    return response
+
+
+def _allergy_add(request, patient, form: AllergyForm) -> bool:
+    if not form.is_valid():
+        return False
+    try:
+        allergy = services.allergy_record(actor=request.user, patient=patient, **form.cleaned_data)
+    except ValidationFailed as exc:
+        add_service_errors(form, exc)
+        return False
+    messages.success(request, f"Allergy to {allergy.substance} recorded.")
+    return True
+
+
+def _allergy_remove(request, patient, form: AllergyRemoveForm) -> bool:
+    """True when there is nothing more to show here: removed, or removed already (a
+    message says so and the record shows the list as it is now)."""
+    if not form.is_valid():
+        return False
+    allergy = selectors.allergy_get(patient, form.cleaned_data["allergy"])  # 404: not theirs
+    try:
+        services.allergy_remove(
+            actor=request.user, allergy=allergy, reason=form.cleaned_data["reason"]
+        )
+    except ValidationFailed as exc:
+        add_service_errors(form, exc)
+        return False
+    except ApplicationError as exc:
+        messages.error(request, exc.human)
+        return True
+    messages.success(request, f"Allergy to {allergy.substance} removed; the reason is kept.")
+    return True
 
 
 @permission_required(Perm.PATIENT_EDIT)
@@ -154,3 +235,62 @@ def history(request, uhid: str):
         "patients/history.html",
         {"patient": patient, "changes": changes, "accesses": accesses},
     )
+
+
+# -- merges ---------------------------------------------------------------------------------
+
+
+@permission_required(Perm.PATIENT_EDIT)
+def merge_request(request, uhid: str):
+    """Ask for this record to be merged into the one the person already had."""
+    duplicate = selectors.patient_get(uhid)
+    form = MergeRequestForm(request.POST or None, initial={"survivor": request.GET.get("into")})
+    survivor = None
+    if form.is_valid():
+        try:
+            survivor = selectors.patient_get(form.cleaned_data["survivor"])
+            services.merge_request(actor=request.user, duplicate=duplicate, survivor=survivor,
+                                   reason=form.cleaned_data["reason"])  # fmt: skip
+        except ValidationFailed as exc:
+            add_service_errors(form, exc)
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "Merge asked for: an administrator will review it.")
+            return redirect("patients:detail", uhid=duplicate.uhid)
+    seen(request, [duplicate.uhid, *([survivor.uhid] if survivor else [])], AccessKind.VIEWED)
+    context = {"patient": duplicate, "form": form, "survivor": survivor}
+    status = 422 if request.method == "POST" else 200
+    return render(request, "patients/merge_request.html", context, status=status)
+
+
+@permission_required(Perm.PATIENT_MERGE)
+def merges(request):
+    waiting = selectors.merges_to_review()
+    decided = selectors.merges_decided()
+    seen(request, [u for m in waiting + decided for u in (m.duplicate.uhid, m.survivor.uhid)],
+         AccessKind.LISTED)  # fmt: skip
+    context = {"waiting": waiting, "decided": decided, "form": MergeDecisionForm()}
+    return render(request, "patients/merges.html", context)
+
+
+@permission_required(Perm.PATIENT_MERGE)
+@require_POST
+def merge_decide(request, pk: int):
+    merge = selectors.merge_get(pk)
+    form = MergeDecisionForm(request.POST)
+    if form.is_valid():
+        approve = form.cleaned_data["decision"] == "approve"
+        try:
+            services.merge_decide(actor=request.user, merge=merge, approve=approve,
+                                  note=form.cleaned_data["note"])  # fmt: skip
+        except ApplicationError as exc:
+            messages.error(request, exc.human)
+        else:
+            verb = "merged into" if approve else "not merged into"
+            messages.success(
+                request, f"{merge.duplicate.uhid_display} {verb} {merge.survivor.uhid_display}."
+            )
+    else:
+        messages.error(request, "Choose approve or reject.")
+    return redirect("patients:merges")

@@ -242,6 +242,7 @@ class Check:
     text: str
     ok: bool | None = None
     link: str = ""
+    details: list[Check] = field(default_factory=list)  # one line per ward, say
 
 
 ResilienceProvider = Callable[[dt.date], Check]
@@ -251,6 +252,10 @@ NOT_CONFIGURED = {
     "restore": (
         "Last verified restore",
         "Not configured yet: restore drills arrive with a later release.",
+    ),
+    "downtime": (
+        "Downtime snapshots",
+        "Not configured yet: downtime snapshots arrive with a later release.",
     ),
     "alerts": (
         "Open security alerts",
