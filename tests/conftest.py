@@ -63,8 +63,10 @@ def _department_hooks_restored():
 
 @pytest.fixture(autouse=True)
 def _reports_archive_in_tmp(settings, tmp_path_factory):
-    """Scheduled reports write files: never into the developer's ./var."""
+    """Scheduled reports and downtime snapshots write files: never into the developer's
+    ./var."""
     settings.AJEYA_REPORTS_ARCHIVE_DIR = tmp_path_factory.mktemp("reports-archive")
+    settings.AJEYA_DOWNTIME_DIR = tmp_path_factory.mktemp("downtime")
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def _locations(args: argparse.Namespace):
-    from ajeya.cli import CLIError
+    from ajeya.cli import EXIT_USAGE, CLIError
     from ajeya.downtime import snapshots
 
     if args.ward:
@@ -17,7 +17,7 @@ def _locations(args: argparse.Namespace):
         return [snapshots.find_location(department=args.department)]
     if getattr(args, "all", True):
         return snapshots.all_locations()
-    raise CLIError("name a location: --ward CODE, --department CODE or --all")
+    raise CLIError("name a location: --ward CODE, --department CODE or --all", EXIT_USAGE)
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
@@ -71,14 +71,16 @@ def cmd_write(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from ajeya.cli import CLIError, out
+    from ajeya.cli import EXIT_USAGE, CLIError, out
     from ajeya.downtime import snapshots
 
     if bool(args.ward) == bool(args.department):
-        raise CLIError("name one location: --ward CODE or --department CODE")
+        raise CLIError("name one location: --ward CODE or --department CODE", EXIT_USAGE)
     target = Path(args.to)
     if not target.is_dir():
-        raise CLIError(f"{target} is not a directory (a USB stick or share must be mounted)")
+        raise CLIError(
+            f"{target} is not a directory (a USB stick or share must be mounted)", EXIT_USAGE
+        )
     (written,) = snapshots.export(_locations(args)[0], target)
     if written.error:
         raise CLIError(f"{written.location.id}: {written.error}")
@@ -88,12 +90,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from ajeya.cli import CLIError, out
+    from ajeya.cli import EXIT_USAGE, CLIError, out
     from ajeya.downtime import envelope
 
     path = Path(args.file)
     if not path.is_file():
-        raise CLIError(f"{path}: no such file")
+        raise CLIError(f"{path}: no such file", EXIT_USAGE)
     try:
         document = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -112,12 +114,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_kit(args: argparse.Namespace) -> int:
     from django.conf import settings
 
-    from ajeya.cli import CLIError, out
+    from ajeya.cli import EXIT_USAGE, CLIError, out
     from ajeya.downtime import printing, selectors, services
 
     out_dir = Path(args.out) if args.out else Path(settings.AJEYA_DOWNTIME_DIR) / "kits"
     if args.out and not out_dir.is_dir():
-        raise CLIError(f"{out_dir} is not a directory")
+        raise CLIError(f"{out_dir} is not a directory", EXIT_USAGE)
     kit = services.kit_create(
         actor=None, department=args.department, uhids=args.uhids, accessions=args.accessions,
         receipts=args.receipts, system=True,
