@@ -63,6 +63,7 @@ def run_seed(*, patients: int, seed: int):
     from ajeya.billing.seed import seed_billing
     from ajeya.core.roles import Role
     from ajeya.core.seed import seed_departments
+    from ajeya.downtime.seed import seed_downtime
     from ajeya.ipd.seed import seed_ipd_history, seed_wards
     from ajeya.lab.catalogue import load as load_lab_catalogue
     from ajeya.lab.seed import seed_lab
@@ -99,6 +100,9 @@ def run_seed(*, patients: int, seed: int):
         task = progress.add_task("Reports: schedules and their first runs", total=None)
         reports = seed_reports()
         progress.update(task, total=1, completed=1)
+        task = progress.add_task("Downtime: a kit, paper forms entered back", total=None)
+        downtime = seed_downtime(seed=seed)
+        progress.update(task, total=1, completed=1)
     out.print(
         f"Seeded {len(departments)} departments, {len(logins)} staff, {patients} patients, "
         f"{len(clinics)} clinics; {day['bookings']} bookings, {day['visits']} OPD visits today "
@@ -107,7 +111,8 @@ def run_seed(*, patients: int, seed: int):
         f"{lab['tests']} lab tests in the catalogue, {lab['orders']} lab orders seeded; "
         f"{billing['charges']} charges, {billing['bills']} bills, "
         f"{billing['payments'] + billing['deposits']} receipts; {reports['schedules']} "
-        f"scheduled reports ({reports['runs']} in the archive)."
+        f"scheduled reports ({reports['runs']} in the archive); {downtime['kits']} downtime "
+        f"kit(s), {downtime['entries']} paper forms entered back."
     )
     return logins
 
@@ -240,6 +245,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
             "it off the server (docs/recovery.md).",
             markup=False,
         )
+    from ajeya.downtime.seed import DEMO_PASSPHRASE, demo_snapshots
+
+    files, where = demo_snapshots()
+    out.print(
+        f"Downtime snapshots: {files} files in {where} (open one in a browser; DEMO ONLY "
+        f"passphrase for every ward: {DEMO_PASSPHRASE}; docs/downtime.md).",
+        markup=False,
+    )
     print_logins(logins, url=f"http://{args.host}:{args.port}/")
     if args.no_serve:
         return 0
