@@ -97,6 +97,25 @@ def page(browser, live_server):
     assert page.outside_requests == []
 
 
+def code_for(secret_base32: str) -> str:
+    """The authenticator app's current code for a TOTP secret shown at enrolment."""
+    import base64
+
+    from django_otp.oath import totp
+
+    key = base64.b32decode(secret_base32 + "=" * (-len(secret_base32) % 8))
+    return f"{totp(key):06d}"
+
+
+def log_in_enrolling(page, username: str, password: str) -> None:
+    """Log in as a two-factor role for the first time: enrol the authenticator, go on."""
+    log_in(page, username, password)
+    page.wait_for_url("**/two-factor/setup/**")
+    page.fill("#id_token", code_for(page.locator("code.secret").inner_text()))
+    page.press("#id_token", "Enter")
+    page.wait_for_url(lambda url: "two-factor" not in url)
+
+
 def log_in(page, username: str, password: str) -> None:
     page.goto("/accounts/login/")
     page.fill("#id_username", username)

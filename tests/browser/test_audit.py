@@ -8,8 +8,7 @@ import pytest
 from ajeya.core.roles import Role
 from ajeya.patients import services
 from tests.accounts.factories import TEST_PASSWORD
-from tests.browser.conftest import log_in
-from tests.browser.test_staff import code_for
+from tests.browser.conftest import log_in_enrolling
 from tests.patients.factories import PatientFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -22,11 +21,7 @@ def test_auditor_finds_who_changed_a_patient(page, make_user, clerk):
     )
     make_user(Role.AUDITOR, username="audit1", full_name="Harish Gupta")
 
-    log_in(page, "audit1", TEST_PASSWORD)
-    page.wait_for_url("**/two-factor/setup/**")
-    page.fill("#id_token", code_for(page.locator("code.secret").inner_text()))
-    page.press("#id_token", "Enter")
-    page.wait_for_url(lambda url: "two-factor" not in url)
+    log_in_enrolling(page, "audit1", TEST_PASSWORD)
     assert "Never verified" in page.locator("#ledger-status").inner_text()
 
     page.get_by_role("link", name="Audit").first.click()

@@ -11,8 +11,7 @@ from ajeya.billing import services
 from ajeya.billing.models import ApprovalStatus, DayClose, Payment, PaymentKind
 from tests.accounts.factories import TEST_PASSWORD
 from tests.billing import factories as f
-from tests.browser.conftest import log_in
-from tests.browser.test_staff import code_for
+from tests.browser.conftest import log_in, log_in_enrolling
 from tests.patients.factories import PatientFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -42,11 +41,7 @@ def test_administrator_approves_a_refund(page, morning, settings):
     assert refund.status == ApprovalStatus.AWAITING
     f.supervisor("admin-accounts")
 
-    log_in(page, "admin-accounts", TEST_PASSWORD)
-    page.wait_for_url("**/two-factor/setup/**")
-    page.fill("#id_token", code_for(page.locator("code.secret").inner_text()))
-    page.press("#id_token", "Enter")
-    page.wait_for_url(lambda url: "two-factor" not in url)
+    log_in_enrolling(page, "admin-accounts", TEST_PASSWORD)
 
     page.goto("/billing/approvals/")
     row = page.locator(f"#refund-{refund.pk}")

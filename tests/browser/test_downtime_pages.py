@@ -16,8 +16,7 @@ from ajeya.downtime.models import Kit, NumberKind
 from ajeya.patients.models import MergeStatus, PatientMerge
 from tests.accounts.factories import TEST_PASSWORD, UserFactory
 from tests.appointments import factories as schedule
-from tests.browser.conftest import log_in
-from tests.browser.test_staff import code_for
+from tests.browser.conftest import log_in, log_in_enrolling
 from tests.patients.factories import PatientFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -25,11 +24,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def _admin_logs_in(page, username: str) -> None:
     UserFactory(role=Role.HOSPITAL_ADMIN, username=username, full_name="Kiran Admin")
-    log_in(page, username, TEST_PASSWORD)
-    page.wait_for_url("**/two-factor/setup/**")
-    page.fill("#id_token", code_for(page.locator("code.secret").inner_text()))
-    page.press("#id_token", "Enter")
-    page.wait_for_url(lambda url: "two-factor" not in url)
+    log_in_enrolling(page, username, TEST_PASSWORD)
 
 
 def _log_out(page) -> None:

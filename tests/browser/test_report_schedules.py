@@ -13,8 +13,7 @@ from ajeya.reports import services
 from ajeya.reports.models import ReportRun, ReportSchedule
 from tests.accounts.factories import TEST_PASSWORD
 from tests.billing import factories as f
-from tests.browser.conftest import log_in
-from tests.browser.test_staff import code_for
+from tests.browser.conftest import log_in_enrolling
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -24,11 +23,7 @@ def test_administrator_schedules_the_daily_collections(page, clock_at, settings,
     clock_at(2026, 11, 27, 9, 0)
     f.supervisor("admin-mis")
 
-    log_in(page, "admin-mis", TEST_PASSWORD)
-    page.wait_for_url("**/two-factor/setup/**")
-    page.fill("#id_token", code_for(page.locator("code.secret").inner_text()))
-    page.press("#id_token", "Enter")
-    page.wait_for_url(lambda url: "two-factor" not in url)
+    log_in_enrolling(page, "admin-mis", TEST_PASSWORD)
 
     page.goto("/reports/schedules/")
     page.select_option("#id_report", "collections")

@@ -11,8 +11,7 @@ from openpyxl import load_workbook
 
 from ajeya.core.roles import Role
 from tests.accounts.factories import TEST_PASSWORD, UserFactory
-from tests.browser.conftest import log_in
-from tests.browser.test_staff import code_for
+from tests.browser.conftest import log_in_enrolling
 from tests.reports.test_clinical import opd_world, surgeon  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -20,11 +19,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_administrator_runs_the_opd_census_and_downloads_it(page, opd_world):  # noqa: F811
     UserFactory(role=Role.HOSPITAL_ADMIN, username="admin-mis", full_name="Anil Admin")
-    log_in(page, "admin-mis", TEST_PASSWORD)
-    page.wait_for_url("**/two-factor/setup/**")
-    page.fill("#id_token", code_for(page.locator("code.secret").inner_text()))
-    page.press("#id_token", "Enter")
-    page.wait_for_url(lambda url: "two-factor" not in url)
+    log_in_enrolling(page, "admin-mis", TEST_PASSWORD)
 
     page.click("header nav >> text=Reports")
     page.click("#report-opd-census")

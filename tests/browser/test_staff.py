@@ -3,22 +3,14 @@ enrolment, then a new staff account is created."""
 
 from __future__ import annotations
 
-import base64
-
 import pytest
-from django_otp.oath import totp
 
 from ajeya.accounts.models import User
 from ajeya.core.roles import Role
 from tests.accounts.factories import TEST_PASSWORD
-from tests.browser.conftest import log_in
+from tests.browser.conftest import code_for, log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def code_for(secret_base32: str) -> str:
-    key = base64.b32decode(secret_base32 + "=" * (-len(secret_base32) % 8))
-    return f"{totp(key):06d}"
 
 
 def test_it_security_enrols_two_factor_then_creates_an_account(page, make_user):

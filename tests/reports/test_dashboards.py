@@ -204,15 +204,18 @@ def test_resilience_lines_come_from_their_providers(db, clock_at):
     clock_at(2026, 11, 30, 16, 0)
     data = dashboards.resilience(TODAY)
     assert data.ledger.last_run is None
-    # Backups and drills answer from the resilience app; alerts are not built yet.
+    # Backups and drills answer from the resilience app, snapshots from downtime; alerts
+    # are not built yet.
     assert [(c.title, c.ok) for c in data.checks] == [
         ("Last backup", False),
         ("Last verified restore", False),
+        ("Downtime snapshots", False),
         ("Open security alerts", None),
     ]
     assert data.checks[0].text.startswith("never backed up")
     assert data.checks[1].text.startswith("never drilled")
-    assert data.checks[2].text.startswith("Not configured yet")
+    assert data.checks[2].text == "no active wards or OPD clinics"
+    assert data.checks[3].text.startswith("Not configured yet")
 
     saved = dict(dashboards._resilience)
     dashboards.register_resilience(

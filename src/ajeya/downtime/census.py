@@ -297,6 +297,13 @@ def _wards(inpatients: dict[int, Inpatient]) -> tuple[dict[str, WardCensus], lis
     return {w.code: w for w in wards.values()}, beds
 
 
+def _opd_line(row, time: str, today: dt.date, token: int | None = None) -> OpdLine:
+    """An appointment or a visit as the department's list shows it."""
+    p = row.patient
+    return OpdLine(time, row.clinic.name, p.uhid, p.name, p.sex,
+                   age_text(p.date_of_birth, today), row.get_status_display(), token)  # fmt: skip
+
+
 def _departments(today: dt.date) -> dict[str, DepartmentDay]:
     days: dict[str, DepartmentDay] = {}
     clinic_dept = {}
@@ -305,41 +312,22 @@ def _departments(today: dt.date) -> dict[str, DepartmentDay]:
         day = days.setdefault(dept.code, DepartmentDay(dept.code, dept.name))
         day.clinics.append(clinic.name)
         clinic_dept[clinic.pk] = day
-    for a in (
+    appointments = (
         Appointment.objects.filter(date=today, clinic_id__in=clinic_dept)
         .select_related("patient", "clinic")
         .order_by("slot_time", "seat")
-    ):
-        p = a.patient
-        clinic_dept[a.clinic_id].appointments.append(
-            OpdLine(
-                f"{a.slot_time:%H:%M}",
-                a.clinic.name,
-                p.uhid,
-                p.name,
-                p.sex,
-                age_text(p.date_of_birth, today),
-                a.get_status_display(),
-            )
-        )
-    for v in (
+    )
+    for a in appointments:
+        line = _opd_line(a, f"{a.slot_time:%H:%M}", today)
+        clinic_dept[a.clinic_id].appointments.append(line)
+    visits = (
         Visit.objects.filter(date=today, clinic_id__in=clinic_dept)
         .select_related("patient", "clinic")
         .order_by("clinic__name", "token")
-    ):
-        p = v.patient
-        clinic_dept[v.clinic_id].queue.append(
-            OpdLine(
-                f"{clock.local(v.arrived_at):%H:%M}",
-                v.clinic.name,
-                p.uhid,
-                p.name,
-                p.sex,
-                age_text(p.date_of_birth, today),
-                v.get_status_display(),
-                v.token,
-            )
-        )
+    )
+    for v in visits:
+        line = _opd_line(v, f"{clock.local(v.arrived_at):%H:%M}", today, token=v.token)
+        clinic_dept[v.clinic_id].queue.append(line)
     return days
 
 

@@ -87,7 +87,7 @@ def kit_pdf(request, number: str):
     return pdf.response(content, f"downtime-kit-{found.number}.pdf")
 
 
-def _backentry(request, form, template: str, save) -> object:
+def _backentry(request, form, template: str, save, **context) -> object:
     """Parse → one service → the same page again, empty, with what was entered; or the
     form back with every message and nothing lost."""
     done = None
@@ -102,7 +102,7 @@ def _backentry(request, form, template: str, save) -> object:
             messages.success(request, f"Entered {done.value} from form {done.form_number}.")
             form = type(form)()
     status = 400 if request.method == "POST" and done is None else 200
-    return render(request, template, {"form": form, "done": done}, status=status)
+    return render(request, template, {"form": form, "done": done, **context}, status=status)
 
 
 def _patient(data: dict):
@@ -142,7 +142,7 @@ def backentry_sample(request):
             clinical_notes=data["clinical_notes"],
         )  # fmt: skip
 
-    return _backentry(request, form, "downtime/backentry_sample.html", save)
+    return _backentry(request, form, "downtime/backentry.html", save, title="lab requisitions")
 
 
 @permission_required(Perm.BILLING_COLLECT)
@@ -156,7 +156,7 @@ def backentry_receipt(request):
             mode=data["mode"], reference=data["reference"], purpose=data["purpose"],
         )  # fmt: skip
 
-    return _backentry(request, form, "downtime/backentry_receipt.html", save)
+    return _backentry(request, form, "downtime/backentry.html", save, title="receipts")
 
 
 def can_back_enter(user) -> bool:
