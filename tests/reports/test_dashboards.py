@@ -227,7 +227,7 @@ def test_resilience_lines_come_from_their_providers(db, clock_at):
 
     dashboards.register_resilience("alerts", broken)
     try:
-        backup, _, alerts = dashboards.resilience(TODAY).checks
+        backup, _, _, alerts = dashboards.resilience(TODAY).checks
     finally:
         dashboards._resilience.clear()
         dashboards._resilience.update(saved)
@@ -236,7 +236,7 @@ def test_resilience_lines_come_from_their_providers(db, clock_at):
     with pytest.raises(ValueError, match="unknown"):
         dashboards.register_resilience("coffee", broken)
     dashboards.unregister_resilience("alerts")
-    assert dashboards.resilience(TODAY).checks[2].text.startswith("Not configured yet")
+    assert dashboards.resilience(TODAY).checks[3].text.startswith("Not configured yet")
 
 
 def test_resilience_panel_shows_the_last_verification(client_as, clock_at):
