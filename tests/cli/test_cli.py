@@ -13,6 +13,7 @@ import pytest
 from ajeya import cli
 from ajeya.accounts.models import User
 from ajeya.core.roles import Role
+from ajeya.downtime.models import BackEntry
 from ajeya.ledger import services as ledger
 from ajeya.ledger.canonical import state_hash
 from ajeya.ledger.models import LedgerEntry
@@ -67,7 +68,9 @@ def test_seed_command_makes_every_role_and_prints_logins(capsys):
     assert cli.main(["seed", "--patients", "30", "--seed", "2"]) == 0
     output = capsys.readouterr().out
     assert set(User.objects.values_list("role", flat=True)) == set(Role.values)
-    assert Patient.objects.count() == 30
+    # 30 seeded, and the downtime kit's three paper registrations entered back.
+    paper = BackEntry.objects.filter(kind="uhid").count()
+    assert (Patient.objects.count(), paper) == (33, 3)
     assert "clerk" in output
     assert "demo-" in output
 
