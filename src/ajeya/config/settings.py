@@ -204,6 +204,19 @@ AJEYA_DOWNTIME_MINUTES = env_int("AJEYA_DOWNTIME_MINUTES", 5, minimum=1)
 AJEYA_DOWNTIME_STALE_MINUTES = env_int("AJEYA_DOWNTIME_STALE_MINUTES", 15, minimum=1)
 
 
+# --- Detection, lockdown, investigation (docs/defense.md) ----------------------------------
+AJEYA_ALERT_BACKENDS = env_list("AJEYA_ALERT_BACKENDS", "ajeya.defense.delivery.LogBackend")
+AJEYA_WATCH_SECONDS = env_int("AJEYA_WATCH_SECONDS", 5, minimum=1)
+AJEYA_MASS_ACCESS_PATIENTS = env_int("AJEYA_MASS_ACCESS_PATIENTS", 150, minimum=1)
+AJEYA_MASS_ACCESS_MINUTES = env_int("AJEYA_MASS_ACCESS_MINUTES", 60, minimum=1)
+AJEYA_MASS_CHANGE_PER_MINUTE = env_int("AJEYA_MASS_CHANGE_PER_MINUTE", 30, minimum=1)
+AJEYA_BRUTE_FORCE_FAILURES = env_int("AJEYA_BRUTE_FORCE_FAILURES", 10, minimum=1)
+AJEYA_BRUTE_FORCE_MINUTES = env_int("AJEYA_BRUTE_FORCE_MINUTES", 10, minimum=1)
+# Administrators' usual hours (IST, start-end): a login outside them is flagged.
+AJEYA_ADMIN_HOURS = env("AJEYA_ADMIN_HOURS", "07-21")
+AJEYA_DOCUMENT_SCAN_SECONDS = env_int("AJEYA_DOCUMENT_SCAN_SECONDS", 30, minimum=1)
+
+
 def _targets(raw: str) -> dict[str, dict[str, str]]:
     """AJEYA_BACKUP_TARGETS="usb=/mnt/usb/ajeya,vault=s3://bucket/prefix"; an S3 target
     NAME reads AJEYA_BACKUP_<NAME>_ENDPOINT, _REGION, _ACCESS_KEY, _SECRET_KEY and
@@ -267,6 +280,7 @@ INSTALLED_APPS = [
     "ajeya.reports",
     "ajeya.resilience",
     "ajeya.downtime",
+    "ajeya.defense",
 ]
 
 MIDDLEWARE = [
@@ -368,6 +382,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_VERBOSE = False
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failed login, for the brute-force rule
 # One definition of "the client's address" for lockout, the ledger and the logs.
 AXES_CLIENT_IP_CALLABLE = "ajeya.core.context.client_ip"
 AJEYA_TRUSTED_PROXY_COUNT = env_int("AJEYA_TRUSTED_PROXY_COUNT", 0)

@@ -81,6 +81,9 @@ class Perm(models.TextChoices):
     REPORTS_SCHEDULE = "reports.schedule", "Schedule reports and read the reports archive"
     DOWNTIME_VIEW = "downtime.view", "See downtime kits, their numbers and snapshot status"
     DOWNTIME_KITS = "downtime.kits", "Make and print downtime kits, void spoiled numbers"
+    DEFENSE_ALERTS = "defense.alerts", "See and handle security alerts and canary records"
+    DEFENSE_LOCKDOWN = "defense.lockdown", "Switch lockdown on, and off with a second person"
+    DEFENSE_INCIDENTS = "defense.incidents", "Open incidents, see timelines, export evidence"
     STAFF_VIEW = "staff.view", "See staff accounts"
     STAFF_MANAGE = "staff.manage", "Create staff accounts, reset two-factor, unlock"
 
@@ -171,6 +174,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
                 Role.AUDITOR,
             },
             Perm.DOWNTIME_KITS: {Role.HOSPITAL_ADMIN, Role.IT_SECURITY},
+            Perm.DEFENSE_ALERTS: {Role.IT_SECURITY},
+            Perm.DEFENSE_LOCKDOWN: {Role.IT_SECURITY, Role.HOSPITAL_ADMIN},
+            Perm.DEFENSE_INCIDENTS: {Role.IT_SECURITY, Role.AUDITOR},
             Perm.STAFF_VIEW: {Role.IT_SECURITY, Role.HOSPITAL_ADMIN, Role.AUDITOR},
             Perm.STAFF_MANAGE: {Role.IT_SECURITY},
         }.items()
