@@ -354,18 +354,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from django.core.management import call_command
 
+    from ajeya.defense.watch import Watcher
     from ajeya.resilience.shipping import Shipper
 
     out.print(
-        "Ajeya worker: ledger shipping, backups, checkpoints, verification and the other "
-        "scheduled jobs (Ctrl+C stops it)"
+        "Ajeya worker: ledger shipping, intrusion detection, backups, checkpoints, "
+        "verification and the other scheduled jobs (Ctrl+C stops it)"
     )
-    shipper = Shipper()
+    shipper, watcher = Shipper(), Watcher()
     shipper.start()
+    watcher.start()
     try:
         call_command("run_huey")
     finally:
         shipper.stop()
+        watcher.stop()
     return 0
 
 

@@ -18,6 +18,7 @@ urlpatterns = [
     path("billing/", include("ajeya.billing.urls")),
     path("reports/", include("ajeya.reports.urls")),
     path("downtime/", include("ajeya.downtime.urls")),
+    path("defense/", include("ajeya.defense.urls")),
     path("verify/", include(paper_check)),
 ]
 

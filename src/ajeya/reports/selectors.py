@@ -59,3 +59,13 @@ def archived_file(pk: int, fmt: str) -> ArchivedFile:
             "(its SHA-256 no longer matches), so it is not served. Tell the IT team."
         )
     return ArchivedFile(entry["name"], CONTENT_TYPES[fmt], data)
+
+
+def archive_expected() -> dict[str, str]:
+    """Every file the archive should hold: {file name: SHA-256}, from the runs' records
+    (the document-store integrity check compares the disk with this)."""
+    expected = {}
+    for files in ReportRun.objects.exclude(files={}).values_list("files", flat=True):
+        for fmt, item in (files or {}).items():
+            expected[f"{item['sha256']}.{fmt}"] = item["sha256"]
+    return expected
