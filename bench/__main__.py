@@ -16,6 +16,7 @@ BENCHMARKS = {
     "reports": "bench.reports",
     "recovery": "bench.recovery",
     "downtime": "bench.downtime",
+    "defense": "bench.defense",
 }
 
 
