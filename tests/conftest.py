@@ -62,6 +62,17 @@ def _department_hooks_restored():
 
 
 @pytest.fixture(autouse=True)
+def _no_lockdown_remembered():
+    """A lockdown switched on in one test (and rolled back with it) is not remembered
+    by the next one in the same process."""
+    from ajeya.defense import lockdown
+
+    lockdown._forget()
+    yield
+    lockdown._forget()
+
+
+@pytest.fixture(autouse=True)
 def _reports_archive_in_tmp(settings, tmp_path_factory):
     """Scheduled reports and downtime snapshots write files: never into the developer's
     ./var."""

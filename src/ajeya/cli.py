@@ -63,6 +63,7 @@ def run_seed(*, patients: int, seed: int):
     from ajeya.billing.seed import seed_billing
     from ajeya.core.roles import Role
     from ajeya.core.seed import seed_departments
+    from ajeya.defense.seed import seed_defense
     from ajeya.downtime.seed import seed_downtime
     from ajeya.ipd.seed import seed_ipd_history, seed_wards
     from ajeya.lab.catalogue import load as load_lab_catalogue
@@ -103,6 +104,9 @@ def run_seed(*, patients: int, seed: int):
         task = progress.add_task("Downtime: a kit, paper forms entered back", total=None)
         downtime = seed_downtime(seed=seed)
         progress.update(task, total=1, completed=1)
+        task = progress.add_task("Defence: canary records, a night's alerts", total=None)
+        defense = seed_defense()
+        progress.update(task, total=1, completed=1)
     out.print(
         f"Seeded {len(departments)} departments, {len(logins)} staff, {patients} patients, "
         f"{len(clinics)} clinics; {day['bookings']} bookings, {day['visits']} OPD visits today "
@@ -112,7 +116,8 @@ def run_seed(*, patients: int, seed: int):
         f"{billing['charges']} charges, {billing['bills']} bills, "
         f"{billing['payments'] + billing['deposits']} receipts; {reports['schedules']} "
         f"scheduled reports ({reports['runs']} in the archive); {downtime['kits']} downtime "
-        f"kit(s), {downtime['entries']} paper forms entered back."
+        f"kit(s), {downtime['entries']} paper forms entered back; {defense['canaries']} "
+        f"canary records, {defense['alerts']} security alerts."
     )
     return logins
 
@@ -586,6 +591,10 @@ def build_parser() -> argparse.ArgumentParser:
     from ajeya.downtime.cli import add_commands as add_downtime
 
     add_downtime(sub, add)
+
+    from ajeya.defense.cli import add_commands as add_lockdown
+
+    add_lockdown(sub, add)
 
     manage = add("manage", cmd_manage, "run a Django management command")
     manage.add_argument("rest", nargs=argparse.REMAINDER)

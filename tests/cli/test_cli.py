@@ -13,6 +13,7 @@ import pytest
 from ajeya import cli
 from ajeya.accounts.models import User
 from ajeya.core.roles import Role
+from ajeya.defense.models import Canary
 from ajeya.downtime.models import BackEntry
 from ajeya.ledger import services as ledger
 from ajeya.ledger.canonical import state_hash
@@ -68,9 +69,10 @@ def test_seed_command_makes_every_role_and_prints_logins(capsys):
     assert cli.main(["seed", "--patients", "30", "--seed", "2"]) == 0
     output = capsys.readouterr().out
     assert set(User.objects.values_list("role", flat=True)) == set(Role.values)
-    # 30 seeded, and the downtime kit's three paper registrations entered back.
+    # 30 seeded, the downtime kit's three paper registrations entered back, two decoys.
     paper = BackEntry.objects.filter(kind="uhid").count()
-    assert (Patient.objects.count(), paper) == (33, 3)
+    decoys = Canary.objects.count()
+    assert (Patient.objects.count(), paper, decoys) == (35, 3, 2)
     assert "clerk" in output
     assert "demo-" in output
 

@@ -86,6 +86,8 @@ POST_ONLY = {
     "downtime:kit_create",
     "downtime:kit_void",
     "patients:merge_decide",
+    "defense:incident_update",
+    "defense:incident_evidence",
 }
 
 
@@ -271,9 +273,36 @@ def sample_kwargs(name: str, world: World, user) -> dict:
             (run,) = reports.run_due()  # a real archived file to download
             return {"pk": run.pk, "fmt": "csv"}
         return {"pk": 1, **({"fmt": "csv"} if page == "archive_file" else {})}
+    if app == "defense" and page == "alert":
+        return {"pk": alert_pk()}
+    incident_pages = {"incident", "incident_update", "incident_evidence", "certin_text"}
+    if app == "defense" and page in {*incident_pages, "certin_pdf"}:
+        return {"number": incident_number(user)}
     if app == "reports" and page in {"report", "report_export"}:
         return {"slug": "opd-census", **({"fmt": "csv"} if page == "report_export" else {})}
     return {}
+
+
+def alert_pk() -> int:
+    from ajeya.defense import services
+    from ajeya.defense.models import Rule, Severity
+
+    alert = services.alert_raise(rule=Rule.LEDGER, severity=Severity.WARNING, key="matrix",
+                                 title="matrix", occurred_at=clock.now())  # fmt: skip
+    return alert.pk
+
+
+def incident_number(user) -> str:
+    """A real incident for those who may see one (their page must show it); any number
+    for the others (they are refused before it is looked up)."""
+    from ajeya.defense import incidents
+
+    if Perm.DEFENSE_INCIDENTS not in ROLE_PERMISSIONS[Role(user.role)]:
+        return "INC-2026-0001"
+    opened = incidents.incident_open(
+        actor=user, title="Matrix", detected_at=clock.now(), kind="Data breach"
+    )
+    return opened.number
 
 
 def billing_kwargs(page: str, world: World) -> dict:

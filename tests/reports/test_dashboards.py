@@ -204,18 +204,18 @@ def test_resilience_lines_come_from_their_providers(db, clock_at):
     clock_at(2026, 11, 30, 16, 0)
     data = dashboards.resilience(TODAY)
     assert data.ledger.last_run is None
-    # Backups and drills answer from the resilience app, snapshots from downtime; alerts
-    # are not built yet.
+    # Backups and drills answer from the resilience app, snapshots from downtime, alerts
+    # from defense.
     assert [(c.title, c.ok) for c in data.checks] == [
         ("Last backup", False),
         ("Last verified restore", False),
         ("Downtime snapshots", False),
-        ("Open security alerts", None),
+        ("Open security alerts", True),
     ]
     assert data.checks[0].text.startswith("never backed up")
     assert data.checks[1].text.startswith("never drilled")
     assert data.checks[2].text == "no active wards or OPD clinics"
-    assert data.checks[3].text.startswith("Not configured yet")
+    assert data.checks[3].text == "none"
 
     saved = dict(dashboards._resilience)
     dashboards.register_resilience(
@@ -236,7 +236,10 @@ def test_resilience_lines_come_from_their_providers(db, clock_at):
     with pytest.raises(ValueError, match="unknown"):
         dashboards.register_resilience("coffee", broken)
     dashboards.unregister_resilience("alerts")
-    assert dashboards.resilience(TODAY).checks[3].text.startswith("Not configured yet")
+    try:
+        assert dashboards.resilience(TODAY).checks[3].text.startswith("Not configured yet")
+    finally:
+        dashboards.register_resilience("alerts", saved["alerts"])
 
 
 def test_resilience_panel_shows_the_last_verification(client_as, clock_at):
@@ -246,7 +249,8 @@ def test_resilience_panel_shows_the_last_verification(client_as, clock_at):
     assert "never verified" in page
     assert "never backed up" in page
     assert "never drilled" in page
-    assert page.count("Not configured yet") == 1  # security alerts
+    assert "Not configured yet" not in page  # every line answers now
+    assert "Open security alerts:</strong>" in page
     VerificationRun.objects.create(**_clean_run())
     page = client.get(URL).content.decode()
     assert "never verified" not in page
@@ -316,7 +320,7 @@ def test_the_administrators_page_shows_every_number_and_chart(hospital, client_a
     assert "<strong>2</strong> results pending, the oldest ordered 29-11-2026 15:00 IST" in html
     assert "Net collected today: <strong>₹50.00</strong> on 2 receipts" in html
     assert html.count('<svg class="chart"') == 2 + 2 + 3 + 2
-    assert "Not configured yet" in html
+    assert "Open security alerts" in html
 
 
 def test_the_home_page_links_to_the_dashboard(client_as):

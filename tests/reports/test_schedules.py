@@ -337,7 +337,7 @@ def test_archive_queries_do_not_grow_with_runs(admin_client, clock_at, make_user
         services.run_due()
     assert ReportRun.objects.count() > 6
     assert count() == few
-    assert few <= 8
+    assert few <= 9  # 8 + the lockdown check every request makes (defense.middleware)
 
 
 def test_demo_schedules_are_made_once_and_run_into_the_archive(make_user):

@@ -215,6 +215,28 @@ AJEYA_BRUTE_FORCE_MINUTES = env_int("AJEYA_BRUTE_FORCE_MINUTES", 10, minimum=1)
 # Administrators' usual hours (IST, start-end): a login outside them is flagged.
 AJEYA_ADMIN_HOURS = env("AJEYA_ADMIN_HOURS", "07-21")
 AJEYA_DOCUMENT_SCAN_SECONDS = env_int("AJEYA_DOCUMENT_SCAN_SECONDS", 30, minimum=1)
+# Who CERT-In should call back about an incident: printed on the pre-filled report.
+AJEYA_CERTIN_CONTACT_NAME = env("AJEYA_CERTIN_CONTACT_NAME", "")
+AJEYA_CERTIN_CONTACT_ROLE = env("AJEYA_CERTIN_CONTACT_ROLE", "")
+AJEYA_CERTIN_CONTACT_EMAIL = env("AJEYA_CERTIN_CONTACT_EMAIL", "")
+AJEYA_CERTIN_CONTACT_PHONE = env("AJEYA_CERTIN_CONTACT_PHONE", "")
+# Lockdown: the pages (URL names) that still work while everything else is read-only,
+# and the downloads paused besides every `*_export`, `*_csv`, `*_xlsx` and `?format=csv`.
+AJEYA_LOCKDOWN_EMERGENCY = env_list(
+    "AJEYA_LOCKDOWN_EMERGENCY",
+    "patients:register,patients:duplicates,patients:search,patients:detail,patients:slip,"
+    "lab:patient_orders,lab:order,lab:sample,lab:report_pdf",
+)
+AJEYA_LOCKDOWN_PAUSED = env_list("AJEYA_LOCKDOWN_PAUSED", "reports:archive_file")
+for _name, _names in (
+    ("AJEYA_LOCKDOWN_EMERGENCY", AJEYA_LOCKDOWN_EMERGENCY),
+    ("AJEYA_LOCKDOWN_PAUSED", AJEYA_LOCKDOWN_PAUSED),
+):
+    for _page in _names:
+        if _page.count(":") != 1 or not all(_page.split(":")):
+            raise ImproperlyConfigured(
+                f"{_name}: {_page!r} is not a page name such as patients:register"
+            )
 
 
 def _targets(raw: str) -> dict[str, dict[str, str]]:
@@ -296,6 +318,7 @@ MIDDLEWARE = [
     "ajeya.accounts.middleware.TwoFactorMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "ajeya.defense.middleware.LockdownMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -315,6 +338,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "ajeya.core.context_processors.hospital",
                 "ajeya.core.notices.context_processor",
+                "ajeya.defense.lockdown.context_processor",
             ],
         },
     },

@@ -22,6 +22,9 @@ class RequestContext:
     user_agent: str = ""
     request_id: str = ""
     channel: str = "system"  # web, cli, worker, system
+    # Set for a page in the lockdown's emergency set (defense.middleware): its writes go
+    # through while the rest of the system is read-only.
+    emergency: bool = False
 
 
 _NONE = RequestContext()

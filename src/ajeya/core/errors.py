@@ -62,3 +62,12 @@ class NotFound(ApplicationError):
 class Conflict(ApplicationError):
     code = "conflict"
     http_status = 409
+
+
+class Locked(ApplicationError):
+    """The hospital is in lockdown: read-only except the emergency functions, until two
+    people switch it off (defense.lockdown)."""
+
+    code = "locked"
+    http_status = 423
+    exit_code = 4

@@ -14,6 +14,10 @@ class DefenseConfig(AppConfig):
         register(models.Canary, "defense.canary")
         register(models.Lockdown, "defense.lockdown")
         register(models.Incident, "defense.incident", subject_attname="number")
+        from ajeya.defense.lockdown import write_guard
+        from ajeya.ledger.services import add_write_guard
+
+        add_write_guard(write_guard)  # lockdown: every ledgered write asks it first
         _notices_and_dashboard()
 
 

@@ -59,9 +59,14 @@ class SpoolBusy(Exception):
 
 
 def database_unavailable(exc: BaseException) -> bool:
-    """True for the errors of a database that is down, restarting or unreachable (the
-    message is then spooled and retried), False for every other failure."""
+    """True for the errors of a database that is down, restarting or unreachable, or
+    refusing writes in a lockdown (the message is then spooled and retried), False for
+    every other failure."""
+    from ajeya.core.errors import Locked
+
     unavailable = (OperationalError, InterfaceError, *DRIVER_UNAVAILABLE)
+    if isinstance(exc, Locked):  # a lockdown: kept and replayed when it ends, like an outage
+        return True
     return isinstance(exc, unavailable) or isinstance(exc.__cause__, unavailable)
 
 

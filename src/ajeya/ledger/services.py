@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +67,34 @@ class Change:
     before: dict | None = None
     reason: str = ""
     actor: Any = None
+
+
+# Callables that may refuse a write before its entry is appended: guard(change) raises an
+# ApplicationError to refuse. Apps register theirs in AppConfig.ready() (the lockdown
+# does), so a refusal holds for pages, the CLI and the worker alike; the ledger knows
+# none of them. A bulk append asks once per subject type, not once per row.
+WriteGuard = Callable[[Change], None]
+_write_guards: list[WriteGuard] = []
+
+
+def add_write_guard(guard: WriteGuard) -> None:
+    """Register a write guard; registering the same one twice is a no-op."""
+    if guard not in _write_guards:
+        _write_guards.append(guard)
+
+
+def _ask(change: Change) -> None:
+    for guard in _write_guards:
+        guard(change)
+
+
+def _guarded(changes: Iterable[Change]) -> Iterator[Change]:
+    asked: set[str] = set()
+    for change in changes:
+        if change.subject_type not in asked:
+            _ask(change)
+            asked.add(change.subject_type)
+        yield change
 
 
 _recording = True
@@ -194,6 +222,7 @@ def record(change: Change) -> LedgerEntry | None:
     """Append one change. Must run in the same transaction as the change it records."""
     if not _recording:
         return None
+    _ask(change)
     when = clock.now()
     rows = list(_rows(CHANGES, [_change_entry(change, when)]))
     _insert(CHANGES, rows)
@@ -207,7 +236,8 @@ def record_many(changes: Iterable[Change]) -> int:
     if not _recording:
         return 0
     when = clock.now()
-    return _insert(CHANGES, _rows(CHANGES, (_change_entry(c, when) for c in changes)))
+    entries = (_change_entry(c, when) for c in _guarded(changes))
+    return _insert(CHANGES, _rows(CHANGES, entries))
 
 
 def patients_accessed(*, actor: Any, uhids: Iterable[str], what: AccessKind) -> int:
