@@ -8,8 +8,7 @@ import json
 from django.contrib import messages
 from django.shortcuts import redirect, render
 
-from ajeya.core.errors import ApplicationError, ValidationFailed
-from ajeya.core.forms import add_service_errors
+from ajeya.core.forms import FAILED, on_form
 from ajeya.core.roles import Perm, permission_required
 from ajeya.defense import charts, selectors, services
 from ajeya.defense.forms import AlertNoteForm, CanaryForm
@@ -39,13 +38,9 @@ def alert(request, pk: int):
             if form.cleaned_data["action"] == "resolve"
             else services.alert_acknowledge
         )
-        try:
-            handle(actor=request.user, alert=found, note=form.cleaned_data["note"])
-        except ValidationFailed as exc:
-            add_service_errors(form, exc)
-        except ApplicationError as exc:
-            form.add_error(None, exc.message)
-        else:
+        done = on_form(form, lambda: handle(actor=request.user, alert=found,
+                                            note=form.cleaned_data["note"]))  # fmt: skip
+        if done is not FAILED:
             messages.success(request, f"Alert {found.pk} {form.cleaned_data['action']}d.")
             return redirect("defense:alert", pk=found.pk)
     status = 422 if request.method == "POST" else 200
@@ -60,15 +55,15 @@ def canaries(request):
 
     form = CanaryForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
+
+        def mark():
             patient = patient_get(form.cleaned_data["uhid"])
             services.canary_add(actor=request.user, patient=patient,
                                 note=form.cleaned_data["note"])  # fmt: skip
-        except ValidationFailed as exc:
-            add_service_errors(form, exc)
-        except ApplicationError as exc:
-            form.add_error("uhid", exc.message)
-        else:
+            return patient
+
+        patient = on_form(form, mark)
+        if patient is not FAILED:
             messages.success(request, f"{patient.uhid_display} is now a canary record.")
             return redirect("defense:canaries")
     status = 422 if request.method == "POST" else 200

@@ -13,8 +13,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from ajeya.core import pdf
-from ajeya.core.errors import ApplicationError, ValidationFailed
-from ajeya.core.forms import add_service_errors
+from ajeya.core.errors import ValidationFailed
+from ajeya.core.forms import FAILED, add_service_errors, on_form
 from ajeya.core.roles import Perm, permission_required
 from ajeya.defense import certin, evidence, incident_charts, incidents, timeline
 from ajeya.defense import incident_selectors as selectors
@@ -41,13 +41,9 @@ def incident_open(request):
     chosen = [int(v) for v in request.POST.getlist("alerts") if v.isdigit()]
     form = IncidentOpenForm(request.POST, chosen=chosen)
     if form.is_valid():
-        try:
-            opened = incidents.incident_open(actor=request.user, **form.cleaned_data)
-        except ValidationFailed as exc:
-            add_service_errors(form, exc)
-        except ApplicationError as exc:
-            form.add_error(None, exc.message)
-        else:
+        opened = on_form(form, lambda: incidents.incident_open(actor=request.user,
+                                                               **form.cleaned_data))  # fmt: skip
+        if opened is not FAILED:
             messages.success(request, f"Incident {opened.number} opened.")
             return redirect("defense:incident", number=opened.number)
     return render(request, "defense/incident_open.html", {"form": form}, status=400)
@@ -104,18 +100,11 @@ def incident_update(request, number: str):
     found = selectors.incident_get(number)
     form = IncidentUpdateForm(request.POST, initial=_initial(found))
     if form.is_valid():
-        try:
-            incidents.incident_update(
-                actor=request.user,
-                incident=found,
-                reason=form.cleaned_data["reason"],
-                **form.changes(),
-            )
-        except ValidationFailed as exc:
-            add_service_errors(form, exc)
-        except ApplicationError as exc:
-            form.add_error(None, exc.message)
-        else:
+        done = on_form(form, lambda: incidents.incident_update(
+            actor=request.user, incident=found, reason=form.cleaned_data["reason"],
+            **form.changes(),
+        ))  # fmt: skip
+        if done is not FAILED:
             messages.success(request, f"Incident {found.number} updated.")
             return redirect("defense:incident", number=found.number)
     return incident(request, number, update_form=form)

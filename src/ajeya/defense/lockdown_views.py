@@ -11,8 +11,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from ajeya.core.errors import ApplicationError, ValidationFailed
-from ajeya.core.forms import add_service_errors
+from ajeya.core.errors import ValidationFailed
+from ajeya.core.forms import FAILED, on_form
 from ajeya.core.roles import Perm, permission_required
 from ajeya.core.validation import MIN_REASON_LENGTH
 from ajeya.defense import lockdown as lockdowns
@@ -89,13 +89,8 @@ def _act(request, form: _CodeForm, action: str):
     """Run the step's service; on success the response to send, else None (the refusal
     is on the form)."""
     _, service, field, done_text = ACTIONS[action]
-    try:
-        result = service(actor=request.user, **{field: form.cleaned_data[field]})
-    except ValidationFailed as exc:
-        add_service_errors(form, exc)
-        return None
-    except ApplicationError as exc:
-        form.add_error(None, exc.message)
+    result = on_form(form, lambda: service(actor=request.user, **{field: form.cleaned_data[field]}))
+    if result is FAILED:
         return None
     if action != "on":
         messages.success(request, done_text)

@@ -8,8 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from ajeya.core import pdf
-from ajeya.core.errors import ApplicationError, ValidationFailed
-from ajeya.core.forms import add_service_errors
+from ajeya.core.forms import FAILED, on_form
 from ajeya.core.roles import Perm, has_perm, permission_required
 from ajeya.downtime import charts, printing, selectors, services
 from ajeya.downtime.forms import (
@@ -39,11 +38,8 @@ def index(request, kit_form: KitForm | None = None):
 def kit_create(request):
     form = KitForm(request.POST)
     if form.is_valid():
-        try:
-            kit = services.kit_create(actor=request.user, **form.cleaned_data)
-        except ValidationFailed as exc:
-            add_service_errors(form, exc)
-        else:
+        kit = on_form(form, lambda: services.kit_create(actor=request.user, **form.cleaned_data))
+        if kit is not FAILED:
             messages.success(request, f"Kit {kit.number} made: print its forms now.")
             return redirect("downtime:kit", number=kit.number)
     return index(request, kit_form=form)
@@ -68,13 +64,8 @@ def kit(request, number: str, void_form: VoidForm | None = None):
 def kit_void(request, number: str):
     form = VoidForm(request.POST)
     if form.is_valid():
-        try:
-            void = services.number_void(actor=request.user, **form.cleaned_data)
-        except ValidationFailed as exc:
-            add_service_errors(form, exc)
-        except ApplicationError as exc:
-            form.add_error(None, exc.message)
-        else:
+        void = on_form(form, lambda: services.number_void(actor=request.user, **form.cleaned_data))
+        if void is not FAILED:
             messages.success(request, f"{void.value} voided.")
             return redirect("downtime:kit", number=number)
     return kit(request, number, void_form=form)
@@ -92,12 +83,9 @@ def _backentry(request, form, template: str, save, **context) -> object:
     form back with every message and nothing lost."""
     done = None
     if request.method == "POST" and form.is_valid():
-        try:
-            done = save(form.cleaned_data)
-        except ValidationFailed as exc:
-            add_service_errors(form, exc)
-        except ApplicationError as exc:
-            form.add_error(None, exc.message)
+        done = on_form(form, lambda: save(form.cleaned_data))
+        if done is FAILED:
+            done = None
         else:
             messages.success(request, f"Entered {done.value} from form {done.form_number}.")
             form = type(form)()
