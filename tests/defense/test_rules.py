@@ -82,8 +82,21 @@ def test_mass_change_in_a_minute(db, settings, clerk):
     patients.patient_update(actor=clerk, patient=rows[3], reason="bulk fix", phone="")
     watch.run_rules()
     (alert,) = _alerts(Rule.MASS_CHANGE)
-    assert alert.evidence["changes"] == 4
+    assert (alert.evidence["actions"], alert.evidence["rows"]) == (4, 4)
     assert alert.evidence["by_type"] == {"patients.patient": 4}
+
+
+def test_one_action_changing_many_rows_is_not_mass_change(db, settings, clerk):
+    """A bill of thirty lines updates thirty charges in one request: one action."""
+    from ajeya.core import context
+
+    settings.AJEYA_MASS_CHANGE_PER_MINUTE = 3
+    rows = [PatientFactory() for _ in range(5)]
+    with context.bind(context.RequestContext(request_id="one-request")):
+        for patient in rows:
+            patients.patient_update(actor=clerk, patient=patient, reason="bulk fix", phone="")
+    watch.run_rules()
+    assert _alerts(Rule.MASS_CHANGE) == []
 
 
 def test_a_clerks_busy_day_raises_nothing(db, clerk, clock_at):

@@ -1,6 +1,6 @@
 """The demo hospital's defence: two canary patients nobody should open, yesterday's
-password guessing from abroad (caught, handled and resolved), and an administrator's
-login at 02:10 last night, still open for the IT desk to look at."""
+password guessing from abroad (caught, made an incident, handled and resolved), and an
+administrator's login at 02:10 last night, still open for the IT desk to look at."""
 
 from __future__ import annotations
 
@@ -23,10 +23,10 @@ def _staff(username: str):
 
 
 def seed_defense() -> dict[str, int]:
-    """Once per database; afterwards only a round of the rules (so the worker's first
-    round does not read the whole seed as new)."""
+    """Once per database. Each time, the seed's own bulk writes are marked as read, so
+    the worker's first round does not take them for an intrusion."""
     if Canary.objects.exists():
-        watch.run_rules()
+        watch.skip_history()
         return {"canaries": Canary.objects.count(), "alerts": Alert.objects.count()}
     from axes.models import AccessFailureLog, AccessLog
 
@@ -37,7 +37,7 @@ def seed_defense() -> dict[str, int]:
         patient = patient_register(actor=clerk, district="South Delhi", state="DL",
                                    pincode="110029", **decoy)  # fmt: skip
         services.canary_add(actor=None, patient=patient, note="demo decoy", system=True)
-    watch.run_rules()  # the seed so far is history
+    watch.skip_history()  # the seed so far is bulk history, not an intrusion
     yesterday = clock.now() - dt.timedelta(days=1)
     for n in range(12):
         row = AccessFailureLog.objects.create(
@@ -55,6 +55,14 @@ def seed_defense() -> dict[str, int]:
     services.alert_acknowledge(
         actor=itsec, alert=guessing, note="Blocked 223.5.5.5 at the firewall"
     )
+    from ajeya.defense.certin import IncidentKind
+    from ajeya.defense.incidents import incident_open
+
+    incident_open(
+        actor=itsec, title="Password guessing from 223.5.5.5", kind=IncidentKind.SCANNING,
+        detected_at=guessing.raised_at, alerts=[guessing],
+        summary="12 failed logins on admin, itsec and doctor within 4 minutes; blocked.",
+    )  # fmt: skip
     done = "No login succeeded; accounts unlocked after password checks"
     services.alert_resolve(actor=itsec, alert=guessing, note=done)
     night = clock.local(clock.now()).replace(hour=2, minute=10, second=0, microsecond=0)
