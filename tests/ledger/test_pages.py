@@ -61,6 +61,25 @@ def test_who_has_seen_or_changed_this_patient(client, make_user, clerk, clerk_cl
     assert AccessEntry.objects.filter(what=AccessKind.HISTORY, actor_username="aud1").exists()
 
 
+def test_the_history_also_shows_the_patients_allergies_and_merges(client, make_user, clerk):
+    from tests.patients.factories import record_allergy
+
+    patient = PatientFactory(actor=clerk, name="Kavita Joshi")
+    other = PatientFactory(actor=clerk, name="Someone Else")
+    doctor = make_user(Role.DOCTOR, username="dr-allergy")
+    allergy = record_allergy(patient, actor=doctor, substance="Sulfonamides")
+    services.allergy_remove(actor=doctor, allergy=allergy, reason="challenge test negative")
+    record_allergy(other, actor=doctor, substance="Latex")  # another patient's: not shown
+    services.merge_request(actor=clerk, duplicate=patient, survivor=other,
+                           reason="same person, same phone")  # fmt: skip
+    verified_client(client, make_user(Role.AUDITOR, username="aud2"))
+    page = client.get(reverse("patients:history", args=[patient.uhid])).content.decode()
+    assert "challenge test negative" in page
+    assert "same person, same phone" in page
+    assert page.count("<td>allergy</td>") == 2  # recorded, then removed
+    assert "Latex" not in page
+
+
 def test_audit_search_filters_and_exports(client, make_user, clerk, clerk_client):
     patient = PatientFactory(actor=clerk)
     other = PatientFactory(actor=clerk)

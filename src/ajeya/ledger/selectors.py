@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from ajeya.core import clock
 from ajeya.core.errors import ValidationFailed
@@ -16,10 +16,15 @@ from ajeya.ledger.models import AccessEntry, LedgerEntry, VerificationRun
 MAX_AUDIT_DAYS = 366
 
 
-def patient_changes(uhid: str) -> QuerySet[LedgerEntry]:
-    return LedgerEntry.objects.filter(subject_type="patients.patient", subject_id=uhid).order_by(
-        "-seq"
-    )
+def patient_changes(
+    uhid: str, related: dict[str, list[str]] | None = None
+) -> QuerySet[LedgerEntry]:
+    """The record's own entries and those of the records about it that its app names
+    (`related`: subject type -> ids, e.g. the patient's allergies and merges)."""
+    where = Q(subject_type="patients.patient", subject_id=uhid)
+    for subject_type, ids in (related or {}).items():
+        where |= Q(subject_type=subject_type, subject_id__in=[str(i) for i in ids])
+    return LedgerEntry.objects.filter(where).order_by("-seq")
 
 
 def patient_accesses(uhid: str) -> QuerySet[AccessEntry]:

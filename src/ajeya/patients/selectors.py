@@ -308,3 +308,13 @@ def merge_get(pk: int) -> PatientMerge:
     if merge is None:
         raise NotFound(f"No merge request {pk}.")
     return merge
+
+
+def related_records(patient: Patient) -> dict[str, list[str]]:
+    """The ledger subjects that are about this patient besides the record itself: its
+    allergies and the merges it is part of (for "who has seen or changed")."""
+    merges = PatientMerge.objects.filter(Q(duplicate=patient) | Q(survivor=patient))
+    return {
+        "patients.allergy": [str(pk) for pk in patient.allergies.values_list("pk", flat=True)],
+        "patients.merge": [str(pk) for pk in merges.values_list("pk", flat=True)],
+    }

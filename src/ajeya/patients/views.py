@@ -225,7 +225,9 @@ def history(request, uhid: str):
     seen(request, [patient.uhid], AccessKind.HISTORY)
     changes = [
         (entry, ledger_selectors.changed_fields(entry))
-        for entry in ledger_selectors.patient_changes(patient.uhid)[:200]
+        for entry in ledger_selectors.patient_changes(
+            patient.uhid, selectors.related_records(patient)
+        )[:200]
     ]
     accesses = Paginator(ledger_selectors.patient_accesses(patient.uhid), 50).get_page(
         request.GET.get("page")
