@@ -30,3 +30,14 @@ def test_bad_or_refused_departments_change_nothing(make_user):
         department_create(actor=make_user(Role.DOCTOR), code="Y", name="Y", kind="support")
     assert list(Department.objects.values_list("code", flat=True)) == ["ENT"]
     assert LedgerEntry.objects.filter(subject_type="core.department").count() == 1
+
+
+def test_every_minutes_fires_on_the_nth_minute_of_the_day():
+    import datetime as dt
+
+    from ajeya.core import clock
+
+    due = clock.every_minutes(5)
+    assert due(dt.datetime(2026, 11, 30, 0, 0, tzinfo=dt.UTC))
+    assert due(dt.datetime(2026, 11, 30, 13, 35, tzinfo=dt.UTC))
+    assert not due(dt.datetime(2026, 11, 30, 13, 36, tzinfo=dt.UTC))

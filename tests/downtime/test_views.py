@@ -95,3 +95,10 @@ def test_the_dashboard_shows_each_wards_snapshot_age_and_reds_the_old(db, clinic
     assert lines["Ward Ward W1 (W1)"].text.startswith("20 min old")
     assert lines["Ward Ward W2 (W2)"].ok is True
     assert SnapshotState.objects.count() == 3
+
+
+def test_an_unknown_kit_is_named(client_as, kit):
+    client = client_as(Role.HOSPITAL_ADMIN)
+    page = client.get(reverse("downtime:kit", args=["K9999999"]))
+    assert page.status_code == 404
+    assert b"No downtime kit K9999999" in page.content

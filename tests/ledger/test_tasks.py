@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from ajeya.core import clock
 from ajeya.ledger import tasks
 from ajeya.ledger.models import VerificationRun
 from tests.ledger.conftest import raw
@@ -38,7 +39,7 @@ def test_scheduled_verification_records_its_result(keys, clerk):
 
 
 def test_schedules_follow_the_settings():
-    every_15 = tasks._every_minutes(15)
+    every_15 = clock.every_minutes(15)
     assert every_15(dt.datetime(2026, 1, 1, 10, 30))  # noqa: DTZ001
     assert not every_15(dt.datetime(2026, 1, 1, 10, 31))  # noqa: DTZ001
     every_6h = tasks._every_hours(6)

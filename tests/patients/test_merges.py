@@ -118,3 +118,17 @@ def test_the_pages_ask_review_and_show_both_histories(client, pair, clerk, admin
     assert reverse("opd:timeline", args=[duplicate.uhid]) in shown
     pointed = client.get(reverse("patients:detail", args=[duplicate.uhid])).content.decode()
     assert "This record was merged into" in pointed
+
+
+def test_a_review_without_a_decision_changes_nothing(client, pair, clerk, admin):
+    merge = services.merge_request(actor=clerk, duplicate=pair[1], survivor=pair[0],
+                                   reason=REASON)  # fmt: skip
+    verified_client(client, admin)
+    url = reverse("patients:merge_decide", args=[merge.pk])
+    page = client.post(url, {"decision": "maybe"}, follow=True)
+    assert b"Choose approve or reject" in page.content
+    merge.refresh_from_db()
+    assert merge.status == MergeStatus.REQUESTED
+    missing = client.post(reverse("patients:merge_decide", args=[merge.pk + 99]),
+                          {"decision": "approve"})  # fmt: skip
+    assert missing.status_code == 404

@@ -34,3 +34,8 @@ def travel(moment: dt.datetime) -> Iterator[None]:
         yield
     finally:
         now = real
+
+
+def every_minutes(n: int):
+    """A periodic task's schedule: true at every n-th minute of the day (local time)."""
+    return lambda moment: (moment.hour * 60 + moment.minute) % n == 0

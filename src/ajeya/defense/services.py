@@ -44,8 +44,7 @@ def alert_raise(
             with transaction.atomic():
                 ledger.create_sealed(alert, actor=None, reason=f"rule {rule}")
         except IntegrityError:  # another watcher raised it a moment ago
-            return _repeat(locked(Alert.objects).get(key=key, status=AlertStatus.OPEN),
-                           occurred_at, evidence)  # fmt: skip
+            return _repeat(current.get(), occurred_at, evidence)
     transaction.on_commit(lambda: delivery.deliver(alert))
     return alert
 

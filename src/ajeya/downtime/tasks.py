@@ -7,16 +7,13 @@ import logging
 from django.conf import settings
 from huey.contrib.djhuey import db_periodic_task, lock_task
 
+from ajeya.core import clock
 from ajeya.downtime import snapshots
 
 log = logging.getLogger(__name__)
 
 
-def _due(moment) -> bool:
-    return (moment.hour * 60 + moment.minute) % settings.AJEYA_DOWNTIME_MINUTES == 0
-
-
-@db_periodic_task(_due)
+@db_periodic_task(clock.every_minutes(settings.AJEYA_DOWNTIME_MINUTES))
 @lock_task("downtime-snapshots")
 def downtime_snapshots() -> int:
     """Returns how many locations got a fresh file; each failure is logged and shown on

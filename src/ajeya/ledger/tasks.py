@@ -13,15 +13,11 @@ from ajeya.ledger import checkpoints, verification
 log = logging.getLogger(__name__)
 
 
-def _every_minutes(n: int):
-    return lambda t: (t.hour * 60 + t.minute) % n == 0
-
-
 def _every_hours(n: int):
     return lambda t: t.minute == 7 and t.hour % n == 0
 
 
-@db_periodic_task(_every_minutes(settings.AJEYA_CHECKPOINT_MINUTES))
+@db_periodic_task(clock.every_minutes(settings.AJEYA_CHECKPOINT_MINUTES))
 def ledger_checkpoint() -> str | None:
     try:
         checkpoint, path = checkpoints.create()

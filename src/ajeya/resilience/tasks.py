@@ -10,17 +10,14 @@ from django.conf import settings
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, lock_task
 
+from ajeya.core import clock
 from ajeya.core.errors import ApplicationError
 from ajeya.resilience import backup, drill
 
 log = logging.getLogger(__name__)
 
 
-def _every_minutes(n: int):
-    return lambda t: (t.hour * 60 + t.minute) % n == 0
-
-
-@db_periodic_task(_every_minutes(settings.AJEYA_BACKUP_MINUTES))
+@db_periodic_task(clock.every_minutes(settings.AJEYA_BACKUP_MINUTES))
 @lock_task("resilience-backup")
 def resilience_backup() -> bool:
     if not settings.AJEYA_BACKUP_TARGETS:
@@ -28,7 +25,6 @@ def resilience_backup() -> bool:
     try:
         results = backup.backup(trigger="scheduled")
     except ApplicationError as exc:  # no key yet, no snapshot: recorded as a failure
-        from ajeya.core import clock
         from ajeya.resilience.models import BackupRun
 
         now = clock.now()
