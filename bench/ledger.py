@@ -179,7 +179,7 @@ def _hash_ceiling(chain) -> float:
     for rows in chain_pages(chain):
         t0 = time.perf_counter()
         for row in rows:
-            hashlib.sha256(row[3]).hexdigest()
+            hashlib.sha256(row[2]).hexdigest()
         seconds += time.perf_counter() - t0
         count += len(rows)
     return count / seconds

@@ -78,3 +78,29 @@ def test_a_rolled_back_change_leaves_no_entry():
     with pytest.raises(ZeroDivisionError):
         failing_change()
     assert not LedgerEntry.objects.exists()
+
+
+def test_reading_ahead_hands_on_every_page_in_order_and_the_readers_failure():
+    from ajeya.ledger.verification import _read_ahead
+
+    assert list(_read_ahead(iter([[1], [2, 3], [4]]))) == [[1], [2, 3], [4]]
+
+    def broken():
+        yield [1]
+        raise ConnectionError("server closed the connection")
+
+    pages = _read_ahead(broken())
+    assert next(pages) == [1]
+    with pytest.raises(ConnectionError, match="server closed"):
+        next(pages)
+
+
+def test_a_verification_stopped_early_leaves_no_reader_behind():
+    import threading
+
+    from ajeya.ledger.verification import _read_ahead
+
+    pages = _read_ahead(iter([[n] for n in range(100)]))
+    assert next(pages) == [0]
+    pages.close()
+    assert not any(t.name == "ledger-verify-reader" for t in threading.enumerate())

@@ -12,6 +12,7 @@ Reads only; writes one VerificationRun row when asked to.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from collections.abc import Callable, Iterator
@@ -99,21 +100,22 @@ def _chain_sql(chain: Chain) -> str:
         hashed = (
             f"CAST(printf('{template}', prev_hash, {', '.join(chain.columns)}, payload) AS BLOB)"
         )
+    # The previous hash is not fetched on its own: it is the first 64 bytes of what is
+    # hashed, so the link is checked on those (a fetched column fewer: ~6% a row).
     return (
-        f"SELECT seq, prev_hash, hash, {hashed} FROM {table} "  # noqa: S608 - names from code
+        f"SELECT seq, hash, {hashed} FROM {table} "  # noqa: S608 - names from code
         "WHERE seq > %s ORDER BY seq LIMIT %s"
     )
 
 
-def _fetch(sql: str, params: list) -> list[tuple]:
+def _fetch(sql: str, params: list, raw=None) -> list[tuple]:
     """Rows with the bytes as they are: on PostgreSQL in the binary protocol, where text
     mode would send every entry's bytes hex-encoded (twice the size, then decoded)."""
     if connection.vendor == "postgresql":
         import psycopg
 
-        connection.ensure_connection()
         # Django's connections make client-side-binding cursors, which cannot do binary.
-        with psycopg.Cursor(connection.connection) as cursor:
+        with psycopg.Cursor(raw) as cursor:
             cursor.execute(sql, params, binary=True)
             return cursor.fetchall()
     with connection.cursor() as cursor:
@@ -121,29 +123,76 @@ def _fetch(sql: str, params: list) -> list[tuple]:
         return cursor.fetchall()
 
 
-def chain_pages(chain: Chain) -> Iterator[list[tuple]]:
-    """Pages of (seq, prev_hash, hash, hashed bytes) in sequence order, by keyset: memory
-    stays flat however long the chain."""
-    sql, last = _chain_sql(chain), 0
-    while rows := _fetch(sql, [last, PAGE]):
+def _pages(sql: str, raw) -> Iterator[list[tuple]]:
+    last = 0
+    while rows := _fetch(sql, [last, PAGE], raw):
         yield rows
         last = rows[-1][0]
+
+
+def _read_ahead(pages: Iterator[list[tuple]]) -> Iterator[list[tuple]]:
+    """The next page is read by a thread while this one is hashed. For PostgreSQL only:
+    there the server builds the page in its own process and the thread mostly waits on
+    the socket, so the two overlap (about 1.7x here) while this process still does its
+    Python work on one core at a time. SQLite runs inside this process: a second reader
+    would be a second core, so SQLite reads in line."""
+    import queue
+    import threading
+
+    ready: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for page in pages:
+                ready.put(page)
+                if stop.is_set():
+                    return
+            ready.put(None)
+        except BaseException as exc:  # handed to the verifying thread, raised there
+            ready.put(exc)
+
+    reader = threading.Thread(target=read, name="ledger-verify-reader", daemon=True)
+    reader.start()
+    try:
+        while (page := ready.get()) is not None:
+            if isinstance(page, BaseException):
+                raise page
+            yield page
+    finally:
+        stop.set()
+        with contextlib.suppress(queue.Empty):
+            ready.get_nowait()  # let a reader blocked on put() see `stop`
+        reader.join()
+
+
+def chain_pages(chain: Chain) -> Iterator[list[tuple]]:
+    """Pages of (seq, hash, hashed bytes) in sequence order, by keyset: memory stays flat
+    however long the chain."""
+    sql = _chain_sql(chain)
+    if connection.vendor != "postgresql":
+        yield from _pages(sql, None)
+        return
+    connection.ensure_connection()
+    # The reader thread shares this thread's connection (psycopg's are thread-safe;
+    # Django's wrapper is per thread) while this thread only hashes.
+    yield from _read_ahead(_pages(sql, connection.connection))
 
 
 def check_chain(chain: Chain, report: Report, progress: Progress | None = None) -> None:
     table = chain.model._meta.db_table
     add = report.findings.append
-    expected, prev, last = 1, GENESIS_HASH, 0
+    expected, prev, last = 1, GENESIS_HASH.encode("ascii"), 0
     sha256 = hashlib.sha256
     for rows in chain_pages(chain):
-        for seq, prev_hash, digest, hashed in rows:
+        for seq, digest, hashed in rows:
             if seq != expected:
                 add(
                     Finding(
                         "chain", table, f"#{seq}", f"entries #{expected} to #{seq - 1} are missing"
                     )
                 )
-            if prev_hash != prev:
+            if not hashed.startswith(prev):
                 add(
                     Finding(
                         "chain",
@@ -162,11 +211,11 @@ def check_chain(chain: Chain, report: Report, progress: Progress | None = None) 
                         "was changed after it was written (its columns or its recorded contents)",
                     )
                 )
-            prev, expected, last = digest, seq + 1, seq
+            prev, expected, last = digest.encode(), seq + 1, seq
         report.entries_checked += len(rows)
         if progress:
             progress(table, len(rows))
-    report.heads[table] = (last, prev)
+    report.heads[table] = (last, prev.decode())
 
 
 def _latest_entries(subject_type: str) -> dict[str, tuple[int, str, str]]:
