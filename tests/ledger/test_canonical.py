@@ -64,3 +64,16 @@ def test_types_json_lacks_have_one_text_form():
 def test_naive_times_are_refused():
     with pytest.raises(TypeError, match="datetime"):
         canonical_bytes({"t": dt.datetime(2026, 1, 1)})  # noqa: DTZ001 - the point of the test
+
+
+@given(
+    st.datetimes(
+        min_value=dt.datetime(1900, 1, 2),
+        max_value=dt.datetime(9999, 12, 30),
+        timezones=st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=5, minutes=30))]),
+    )
+)
+def test_the_hashed_time_is_always_six_fractional_digits_in_utc(value):
+    from ajeya.ledger.services import TIME_FORMAT, time_text
+
+    assert time_text(value) == value.astimezone(dt.UTC).strftime(TIME_FORMAT)

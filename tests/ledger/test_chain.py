@@ -49,8 +49,8 @@ def test_entries_carry_the_request_context():
         ip="10.1.2.3", user_agent="ua", request_id="abc12345", channel="web"
     )
     with context.bind(ctx), transaction.atomic():
-        entry = ledger.record(change(1, reason="because"))
-    stored = LedgerEntry.objects.get(pk=entry.pk)
+        seq = ledger.record(change(1, reason="because"))
+    stored = LedgerEntry.objects.get(pk=seq)
     assert (stored.ip, stored.request_id, stored.channel, stored.reason) == (
         "10.1.2.3",
         "abc12345",

@@ -9,6 +9,7 @@ driver's executemany in one statement shape.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import json
 from collections.abc import Callable, Iterable, Sequence
@@ -32,6 +33,35 @@ def _adapter(field: models.Field, *, copy: bool) -> Callable[[Any], Any]:
     return lambda v: v
 
 
+@functools.lru_cache(maxsize=256)
+def _insert_plan(
+    model: type[models.Model],
+    names: tuple[str, ...],
+    passthrough: frozenset[str],
+    copy: bool,
+    vendor: str,
+) -> tuple[str, Callable[[dict[str, Any]], tuple]]:
+    """The statement and the row adapter for one shape of insert, made once per process:
+    choosing the adapters costs more than a single row's insert (the ledger appends one
+    row in every write)."""
+    by_attname = {f.attname: f for f in model._meta.concrete_fields}
+    fields = [by_attname[name] for name in names]
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    columns = ", ".join(quote(f.column) for f in fields)
+    adapters = [
+        (lambda v: v) if f.attname in passthrough else _adapter(f, copy=copy) for f in fields
+    ]
+
+    def values(row: dict[str, Any]) -> tuple:
+        return tuple(adapt(row[name]) for adapt, name in zip(adapters, names, strict=True))
+
+    if copy:
+        return f"COPY {table} ({columns}) FROM STDIN", values
+    placeholders = ", ".join(["%s"] * len(fields))
+    return f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", values  # noqa: S608 - names come from the model, values are parameters
+
+
 def insert_rows(
     model: type[models.Model],
     rows: Iterable[dict[str, Any]],
@@ -44,37 +74,31 @@ def insert_rows(
     Columns named in `passthrough` go to the driver exactly as given.
 
     Every row must have the same keys. No save(), no signals — callers are services
-    that write their ledger entries themselves. PostgreSQL gets COPY, SQLite
-    executemany inside the caller's transaction.
+    that write their ledger entries themselves. PostgreSQL gets COPY (a single row a
+    plain INSERT: one round trip where COPY takes two), SQLite executemany inside the
+    caller's transaction.
     """
     iterator = iter(rows)
     first = next(iterator, None)
     if first is None:
         return 0
-    by_attname = {f.attname: f for f in model._meta.concrete_fields}
-    fields: Sequence[models.Field] = [by_attname[name] for name in first]
-    quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    columns = ", ".join(quote(f.column) for f in fields)
-    use_copy = connection.vendor == "postgresql"
-    adapters = [
-        (lambda v: v) if f.attname in passthrough else _adapter(f, copy=use_copy) for f in fields
-    ]
-    names = [f.attname for f in fields]
-
-    def values(row: dict[str, Any]) -> tuple:
-        return tuple(adapt(row[name]) for adapt, name in zip(adapters, names, strict=True))
-
-    all_rows = itertools.chain([first], iterator)
-    written = 0
+    second = next(iterator, None)
+    names = tuple(first)
+    vendor = connection.vendor
+    use_copy = vendor == "postgresql" and second is not None
+    sql, values = _insert_plan(model, names, passthrough, use_copy, vendor)
     with connection.cursor() as cursor:
+        if second is None:
+            cursor.execute(sql, values(first))
+            return 1
+        all_rows = itertools.chain([first, second], iterator)
+        written = 0
         if use_copy:
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            with cursor.cursor.copy(sql) as copy:
                 for row in all_rows:
                     copy.write_row(values(row))
                     written += 1
             return written
-        sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"  # noqa: S608 - names come from the model, values are parameters
         batch: list[tuple] = []
         for row in all_rows:
             batch.append(values(row))

@@ -212,6 +212,7 @@ def patient_register(
                     after=after,
                     actor=actor,
                     reason=reason,
+                    state_hash=patient.seal,
                 )
             )
     except IntegrityError as exc:
