@@ -104,3 +104,40 @@ def test_a_verification_stopped_early_leaves_no_reader_behind():
     assert next(pages) == [0]
     pages.close()
     assert not any(t.name == "ledger-verify-reader" for t in threading.enumerate())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_file_database_is_read_through_apsw_and_its_tampering_found(tmp_path, monkeypatch):
+    """Verification reads SQLite files through apsw (tests run in memory: here a file
+    copy of the test database stands for one)."""
+    import sqlite3
+
+    from django.db import connection
+
+    from ajeya.ledger import verification
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's reader")
+    with transaction.atomic():
+        ledger.record_many(change(n) for n in range(5))
+    copy = tmp_path / "hospital.sqlite3"
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM INTO %s", [str(copy)])
+    monkeypatch.setattr(verification, "_can_fork", lambda: True)
+    monkeypatch.setattr(verification, "_database_file", lambda: str(copy))
+    opened = []
+    real = verification._apsw_pages
+    monkeypatch.setattr(verification, "_apsw_pages", lambda sql: opened.append(sql) or real(sql))
+
+    clean = verification.Report()
+    verification.check_chain(ledger.CHANGES, clean)
+    assert opened
+    assert (clean.entries_checked, clean.findings) == (5, [])
+
+    with sqlite3.connect(copy) as raw:
+        raw.execute("DROP TRIGGER ledger_ledgerentry_no_update")
+        raw.execute("UPDATE ledger_ledgerentry SET actor_username = 'intruder' WHERE seq = 3")
+    tampered = verification.Report()
+    verification.check_chain(ledger.CHANGES, tampered)
+    assert [f.ident for f in tampered.findings] == ["#3"]
+    assert "changed after it was written" in tampered.findings[0].problem
