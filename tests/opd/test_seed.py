@@ -26,7 +26,9 @@ def test_the_demo_opd_is_busy_verifies_clean_and_seeds_once(clock_at, capsys):
     assert today.filter(status=VisitStatus.IN_CONSULTATION).count() == 2
     assert Consultation.objects.count() == 4
     assert Consultation.objects.filter(admit_advised=True).count() >= 1
-    assert verification.verify(use_checkpoint_dir=False).findings == []
+    report = verification.verify(use_checkpoint_dir=False)
+    assert report.findings == []
+    assert report.rows_rechecked == 0  # the quick pass read every kind of row alike
 
     # Seeding again adds no second day (one seeded hospital serves both checks).
     counts = (Clinic.objects.count(), Visit.objects.count(), Appointment.objects.count())
