@@ -46,17 +46,23 @@ import threading, time
 from django.db import close_old_connections
 from ajeya.core import clock
 from ajeya.resilience import backup, shipping
+# One line at a time: print() writes its words separately, and two threads' words
+# interleaved ("roundbackup …") once hid the backup's line from the test.
+said = threading.Lock()
+def say(*words):
+    with said:
+        print(*words, flush=True)
 def back_up():
     time.sleep(1.5)
     close_old_connections()
     results = backup.backup(trigger='test')
-    print('backup', all(r.ok for r in results), flush=True)
+    say('backup', all(r.ok for r in results))
 threading.Thread(target=back_up, daemon=True).start()
 while True:
     started = clock.now()
     t0 = time.monotonic()
     shipping.ship_all()
-    print('round', started.isoformat(), flush=True)
+    say('round', started.isoformat())
     time.sleep(max(0.0, 1.0 - (time.monotonic() - t0)))
 """
 
