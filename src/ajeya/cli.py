@@ -501,6 +501,21 @@ def print_logins(logins, url: str | None = None) -> None:
 # --- parser and entry point ----------------------------------------------------------
 
 
+def command_group(add: Callable, name: str, help_text: str) -> Callable:
+    """A command with actions (`ajeya lab listen`, `ajeya lockdown on`): adds the command
+    through `add` and returns `action(name, func, help_text) -> parser` for each of its
+    actions. Only one command is parsed a run, so one `action_func` serves them all."""
+    group = add(name, lambda a: a.action_func(a), help_text)
+    actions = group.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    def action(action_name: str, func: Callable, action_help: str) -> argparse.ArgumentParser:
+        parser = actions.add_parser(action_name, help=action_help)
+        parser.set_defaults(action_func=func)
+        return parser
+
+    return action
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ajeya.core.roles import Role
 
@@ -537,18 +552,14 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--role", choices=Role.values, default=Role.HOSPITAL_ADMIN)
     admin.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
 
-    ledger = add("ledger", lambda a: a.ledger_func(a), "the ledger: keys, checkpoints, roles")
-    ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
-    keygen = ledger_sub.add_parser("keygen", help="make the checkpoint signing key pair")
-    keygen.set_defaults(ledger_func=cmd_keygen)
+    ledger_action = command_group(add, "ledger", "the ledger: keys, checkpoints, roles")
+    keygen = ledger_action("keygen", cmd_keygen, "make the checkpoint signing key pair")
     keygen.add_argument("--private", help="where to write the private key")
     keygen.add_argument("--public", help="where to write the public key")
-    cp = ledger_sub.add_parser("checkpoint", help="sign the chain heads now; print for paper")
-    cp.set_defaults(ledger_func=cmd_checkpoint)
+    cp = ledger_action("checkpoint", cmd_checkpoint, "sign the chain heads now; print for paper")
     cp.add_argument("--dir", help="write the checkpoint here instead of AJEYA_CHECKPOINT_DIR")
     cp.add_argument("--no-qr", action="store_true", help="do not print the QR code")
-    grant = ledger_sub.add_parser("grant-app-role", help="PostgreSQL: make ROLE read/append-only")
-    grant.set_defaults(ledger_func=cmd_grant)
+    grant = ledger_action("grant-app-role", cmd_grant, "PostgreSQL: make ROLE read/append-only")
     grant.add_argument("role")
 
     verify = add("verify", cmd_verify, "check the ledger, every seal and the newest checkpoint")
@@ -565,23 +576,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("worker", cmd_worker, "run background jobs: checkpoints, scheduled verification")
 
-    lab = add("lab", lambda a: a.lab_func(a), "the laboratory: HL7 listener, catalogue")
-    lab_sub = lab.add_subparsers(dest="lab_command", required=True, metavar="ACTION")
-    listen = lab_sub.add_parser("listen", help="receive analyzers' results (HL7 over MLLP)")
-    listen.set_defaults(lab_func=cmd_lab_listen)
+    lab_action = command_group(add, "lab", "the laboratory: HL7 listener, catalogue")
+    listen = lab_action("listen", cmd_lab_listen, "receive analyzers' results (HL7 over MLLP)")
     listen.add_argument("--host", default="0.0.0.0", help="address to listen on")  # noqa: S104
     listen.add_argument("--port", type=int, default=2575)
-    cat = lab_sub.add_parser("catalogue", help="load tests, panels and analyzers from a file")
-    cat.set_defaults(lab_func=cmd_lab_catalogue)
+    cat = lab_action("catalogue", cmd_lab_catalogue, "load tests, panels and analyzers from a file")
     cat.add_argument("file", nargs="?", help="a catalogue TOML file (default: the starter one)")
 
-    billing = add("billing", lambda a: a.billing_func(a), "billing: tariff, charge capture")
-    billing_sub = billing.add_subparsers(dest="billing_command", required=True, metavar="ACTION")
-    tariff = billing_sub.add_parser("tariff", help="load tariff items and prices from a file")
-    tariff.set_defaults(billing_func=cmd_billing_tariff)
+    billing = command_group(add, "billing", "billing: tariff, charge capture")
+    tariff = billing("tariff", cmd_billing_tariff, "load tariff items and prices from a file")
     tariff.add_argument("file", nargs="?", help="a tariff TOML file (default: the starter one)")
-    cap = billing_sub.add_parser("capture", help="post charges for services not yet charged")
-    cap.set_defaults(billing_func=cmd_billing_capture)
+    cap = billing("capture", cmd_billing_capture, "post charges for services not yet charged")
     cap.add_argument("--days", type=int, default=3, help="how far back to look (default 3)")
 
     from ajeya.resilience.cli import add_commands as add_recovery

@@ -44,16 +44,6 @@ def defender(make_user, username: str, role: Role = Role.IT_SECURITY, **kwargs):
 
 
 @pytest.fixture
-def priya(make_user):
-    return defender(make_user, "priya", full_name="Priya Nair")
-
-
-@pytest.fixture
-def arun(make_user):
-    return defender(make_user, "arun", Role.HOSPITAL_ADMIN, full_name="Arun Mehta")
-
-
-@pytest.fixture
 def on(priya):
     return lockdown.lockdown_on(actor=priya, reason=REASON)
 

@@ -12,7 +12,7 @@ from ajeya.cli import main
 from ajeya.core.roles import Role
 from ajeya.defense import lockdown
 from ajeya.defense.models import Lockdown
-from tests.defense.test_lockdown import REASON, code_now, defender
+from tests.defense.test_lockdown import REASON, code_now
 
 pytestmark = pytest.mark.django_db
 
@@ -25,16 +25,6 @@ def _one_line(capsys) -> str:
 
 def _stdin(monkeypatch, *lines: str) -> None:
     monkeypatch.setattr(sys, "stdin", io.StringIO("".join(f"{line}\n" for line in lines)))
-
-
-@pytest.fixture
-def priya(make_user):
-    return defender(make_user, "priya", full_name="Priya Nair")
-
-
-@pytest.fixture
-def arun(make_user):
-    return defender(make_user, "arun", Role.HOSPITAL_ADMIN, full_name="Arun Mehta")
 
 
 def test_on_status_and_off_by_two_people(priya, arun, capsys, monkeypatch):

@@ -17,7 +17,7 @@ from ajeya.defense.models import Lockdown
 from ajeya.ledger.models import LedgerEntry
 from ajeya.patients.models import Patient
 from tests.accounts.factories import TEST_PASSWORD
-from tests.defense.test_lockdown import REASON, code_now, defender
+from tests.defense.test_lockdown import REASON, code_now
 from tests.patients.factories import PatientFactory, valid_details
 
 pytestmark = pytest.mark.django_db
@@ -34,16 +34,6 @@ def logged_in(client, user):
         session["otp_device_id"] = device.persistent_id
         session.save()
     return client
-
-
-@pytest.fixture
-def priya(make_user):
-    return defender(make_user, "priya", full_name="Priya Nair")
-
-
-@pytest.fixture
-def arun(make_user):
-    return defender(make_user, "arun", Role.HOSPITAL_ADMIN, full_name="Arun Mehta")
 
 
 def test_it_switches_lockdown_on_with_a_fresh_code_and_is_logged_out(client, priya, clerk):

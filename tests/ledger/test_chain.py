@@ -141,3 +141,17 @@ def test_a_file_database_is_read_through_apsw_and_its_tampering_found(tmp_path, 
     verification.check_chain(ledger.CHANGES, tampered)
     assert [f.ident for f in tampered.findings] == ["#3"]
     assert "changed after it was written" in tampered.findings[0].problem
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_file_apsw_cannot_open_is_read_through_djangos_connection(tmp_path, monkeypatch):
+    from ajeya.ledger import verification
+
+    with transaction.atomic():
+        ledger.record_many(change(n) for n in range(3))
+    monkeypatch.setattr(verification, "_can_fork", lambda: True)
+    monkeypatch.setattr(verification, "_database_file", lambda: str(tmp_path / "gone" / "x"))
+    assert verification._apsw_pages("SELECT 1") is None
+    report = verification.Report()
+    verification.check_chain(ledger.CHANGES, report)
+    assert (report.entries_checked, report.findings) == (3, [])

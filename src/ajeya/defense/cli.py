@@ -115,25 +115,23 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub, add) -> None:
-    lockdown = add("lockdown", lambda a: a.lockdown_func(a), "lockdown: read-only, sessions ended")
-    lsub = lockdown.add_subparsers(dest="lockdown_command", required=True, metavar="ACTION")
+    from ajeya.cli import command_group
 
-    on = lsub.add_parser("on", help="switch lockdown on now and end every session")
-    on.set_defaults(lockdown_func=cmd_on)
+    action = command_group(add, "lockdown", "lockdown: read-only, sessions ended")
+
+    on = action("on", cmd_on, "switch lockdown on now and end every session")
     on.add_argument("--reason", required=True, help="why (kept in the ledger)")
     on.add_argument("--by", default="", metavar="USERNAME",
                     help="who switches it on (their two-factor code is asked); "
                     "default: the server operator")  # fmt: skip
 
-    off = lsub.add_parser("off", help="switch lockdown off: two people, each with their code")
-    off.set_defaults(lockdown_func=cmd_off)
+    off = action("off", cmd_off, "switch lockdown off: two people, each with their code")
     off.add_argument("--by", required=True, metavar="USERNAME", help="the first person")
     off.add_argument("--confirm-by", required=True, metavar="USERNAME",
                      help="the second person, who confirms")  # fmt: skip
     off.add_argument("--note", required=True, help="why it is safe now (kept in the ledger)")
 
-    status = lsub.add_parser("status", help="is a lockdown on, since when, by whom")
-    status.set_defaults(lockdown_func=cmd_status)
+    action("status", cmd_status, "is a lockdown on, since when, by whom")
 
     from ajeya.defense.incident_cli import add_commands as add_incident
 

@@ -60,12 +60,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub, add) -> None:
-    incident = add("incident", lambda a: a.incident_func(a), "security incidents: list, export")
-    isub = incident.add_subparsers(dest="incident_command", required=True, metavar="ACTION")
-    listing = isub.add_parser("list", help="the incidents, with their CERT-In deadlines")
-    listing.set_defaults(incident_func=cmd_list)
-    export = isub.add_parser("export", help="write an incident's evidence bundle (a zip)")
-    export.set_defaults(incident_func=cmd_export)
+    from ajeya.cli import command_group
+
+    action = command_group(add, "incident", "security incidents: list, export")
+    action("list", cmd_list, "the incidents, with their CERT-In deadlines")
+    export = action("export", cmd_export, "write an incident's evidence bundle (a zip)")
     export.add_argument("number", help="the incident's number, e.g. INC-2026-0001")
     export.add_argument(
         "--out", metavar="DIR", help="directory for the zip (default: AJEYA_VAR_DIR/evidence)"

@@ -135,8 +135,9 @@ def cmd_kit(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub, add) -> None:
-    downtime = add("downtime", lambda a: a.downtime_func(a), "care during downtime")
-    dsub = downtime.add_subparsers(dest="downtime_command", required=True, metavar="ACTION")
+    from ajeya.cli import command_group
+
+    action = command_group(add, "downtime", "care during downtime")
 
     def where(p, *, every: bool) -> None:
         p.add_argument("--ward", default="", help="a ward's code")
@@ -144,29 +145,24 @@ def add_commands(sub, add) -> None:
         if every:
             p.add_argument("--all", action="store_true", help="every ward and OPD department")
 
-    keys = dsub.add_parser("keys", help="make the passphrases the ward PCs open snapshots with")
-    keys.set_defaults(downtime_func=cmd_keys)
+    keys = action("keys", cmd_keys, "make the passphrases the ward PCs open snapshots with")
     where(keys, every=True)
     keys.add_argument("--rotate", action="store_true", help="replace existing passphrases")
     keys.add_argument("--passphrase-stdin", action="store_true",
                       help="set a passphrase of your own, read from stdin")  # fmt: skip
 
-    write = dsub.add_parser("write", help="write every location's snapshot now (the worker does)")
-    write.set_defaults(downtime_func=cmd_write)
+    action("write", cmd_write, "write every location's snapshot now (the worker does)")
 
-    export = dsub.add_parser("export", help="write one location's snapshot into a directory")
-    export.set_defaults(downtime_func=cmd_export)
+    export = action("export", cmd_export, "write one location's snapshot into a directory")
     where(export, every=False)
     export.add_argument("--to", required=True, help="directory (a USB stick, a share)")
 
-    check = dsub.add_parser("check", help="check a snapshot file is intact (and opens)")
-    check.set_defaults(downtime_func=cmd_check)
+    check = action("check", cmd_check, "check a snapshot file is intact (and opens)")
     check.add_argument("file")
     check.add_argument("--passphrase-stdin", action="store_true",
                        help="also open it with the passphrase read from stdin")  # fmt: skip
 
-    kit = dsub.add_parser("kit", help="reserve numbers for a department's paper forms; print them")
-    kit.set_defaults(downtime_func=cmd_kit)
+    kit = action("kit", cmd_kit, "reserve numbers for a department's paper forms; print them")
     kit.add_argument("--department", required=True, help="the department's code")
     for kind, what in (("uhids", "UHIDs"), ("accessions", "lab accession numbers"),
                        ("receipts", "receipt numbers")):  # fmt: skip

@@ -203,10 +203,10 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub, add) -> None:
-    keys = add("keys", lambda a: a.keys_func(a), "the backup key: make it, keep it off the server")
-    keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
-    init = keys_sub.add_parser("init", help="make the backup key pair (and the signing key)")
-    init.set_defaults(keys_func=cmd_keys_init)
+    from ajeya.cli import command_group
+
+    action = command_group(add, "keys", "the backup key: make it, keep it off the server")
+    init = action("init", cmd_keys_init, "make the backup key pair (and the signing key)")
     init.add_argument("--out", required=True, help="directory for the PRIVATE key (a USB stick)")
     init.add_argument("--paper", action="store_true", help="also print it as text and QR")
 
