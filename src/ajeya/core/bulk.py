@@ -113,31 +113,44 @@ def insert_rows(
     return written
 
 
+@functools.lru_cache(maxsize=256)
+def _update_plan(
+    model: type[models.Model], names: tuple[str, ...], vendor: str
+) -> tuple[str, Callable[[models.Model], list]]:
+    """The statement and the row reader for one shape of update, made once per process
+    (as `_insert_plan`): each column's adapter is chosen once, not prepared per value
+    through the field (most of an analyzer batch's UPDATE was that preparation)."""
+    meta = model._meta
+    fields = [meta.get_field(name) for name in names]
+    pk = meta.pk
+    quote = connection.ops.quote_name
+    sql = "UPDATE {} SET {} WHERE {} = %s".format(  # noqa: S608 (names from the model)
+        quote(meta.db_table),
+        ", ".join(f"{quote(f.column)} = %s" for f in fields),
+        quote(pk.column),
+    )
+    readers = [(f.attname, _adapter(f, copy=False)) for f in fields]
+    readers.append((pk.attname, _adapter(pk, copy=False)))
+
+    def values(instance: models.Model) -> list:
+        return [adapt(getattr(instance, name)) for name, adapt in readers]
+
+    return sql, values
+
+
 def update_rows(model: type[models.Model], instances: Sequence[models.Model], fields) -> int:
     """Write `fields` of many rows by primary key: one statement shape, executemany.
 
     Django's bulk_update builds a CASE expression per row and column, which costs
     milliseconds of Python for a dozen rows; services that update a sample's results on
-    every analyzer message use this instead. Values go through each field's own
-    preparation (decimals, times, foreign keys), as save() would send them. No save(),
-    no signals: the callers are services that write their ledger entries themselves.
+    every analyzer message use this instead. Values are adapted as `insert_rows` adapts
+    them (the backend's own adapters for dates, times and JSON). No save(), no signals:
+    the callers are services that write their ledger entries themselves.
     """
     if not instances:
         return 0
-    meta = model._meta
-    columns = [meta.get_field(name) for name in fields]
-    pk = meta.pk
-    quote = connection.ops.quote_name
-    sql = "UPDATE {} SET {} WHERE {} = %s".format(  # noqa: S608 (names from the model)
-        quote(meta.db_table),
-        ", ".join(f"{quote(f.column)} = %s" for f in columns),
-        quote(pk.column),
-    )
-    rows = [
-        [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in columns]
-        + [pk.get_db_prep_save(obj.pk, connection)]
-        for obj in instances
-    ]
+    sql, values = _update_plan(model, tuple(fields), connection.vendor)
+    rows = [values(obj) for obj in instances]
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
     return len(rows)
