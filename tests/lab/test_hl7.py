@@ -473,3 +473,31 @@ def test_an_oversize_frame_keeps_only_its_head_and_the_stream_goes_on():
 
 def test_frame_bytes_wraps_utf8_text():
     assert frame_bytes("MSA|AA|µ") == b"\x0bMSA|AA|\xc2\xb5\x1c\r"
+
+
+# -- the split, held to python-hl7's --------------------------------------------------------
+
+FIELD_TEXT = st.text(alphabet="AB12 .-^~&\\é", max_size=12)  # all but bars and CR
+
+
+@hsettings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["PID", "OBR", "OBX", "NTE", "SPM", "ZZ1"]),
+            st.lists(FIELD_TEXT, max_size=8),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_segments_and_fields_are_split_as_python_hl7_splits_them(segments):
+    """ADR 0013: the reader splits fields itself (python-hl7's tree of containers was
+    70% of reading a message); the maintained parser is the reference it must match."""
+    body = "\r".join(
+        [s.msh("SPLIT"), *("|".join([sid, *fields]) for sid, fields in segments)]
+    ).rstrip()  # python-hl7 drops the message's trailing blanks; `clean` drops them too
+    ours = hl7._Reader(body, hl7.Header()).segments(body)
+    theirs = [[str(f) for f in segment] for segment in python_hl7.parse(body)]
+    assert [sid for sid, _ in ours] == [fields[0] for fields in theirs]
+    assert [fields for _, fields in ours[1:]] == theirs[1:]  # MSH-1 is the bar itself
