@@ -233,11 +233,11 @@ class Outage:
         self.down = False
         self.refused = 0
 
-    def __call__(self, message):
+    def __call__(self, messages):
         if self.down:
             self.refused += 1
             raise OperationalError("server closed the connection unexpectedly (test)")
-        return services.analyzer_message_store(message)
+        return services.analyzer_messages_store(messages)
 
 
 def send_through_outage(listener: Listener, accession: str, start, end) -> list[list[str]]:

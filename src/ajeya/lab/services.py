@@ -10,15 +10,16 @@ adds a new row that goes through verification again.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Prefetch
+from django.db.models import F, Prefetch
 
-from ajeya.core import clock, identifiers
+from ajeya.core import clock, context, identifiers
 from ajeya.core.bulk import update_rows
 from ajeya.core.errors import Conflict, NotFound, ValidationFailed
 from ajeya.core.locking import locked
@@ -721,6 +722,39 @@ def _previous_results(patient_id: int, test_ids: set[int], exclude_order_id: int
     return latest
 
 
+def _previous_results_of(wanted: list[tuple[Sample, set[int]]]) -> dict[int, dict[int, tuple]]:
+    """`_previous_results` for many samples at once (one statement): by sample id, the
+    last authorised value of each test for the sample's patient from their other
+    orders."""
+    samples = [sample for sample, _ in wanted]
+    rows = (
+        Result.objects.filter(
+            item__order__patient_id__in={s.order.patient_id for s in samples},
+            test_id__in={t for _, tests in wanted for t in tests},
+            status=ResultStatus.AUTHORISED,
+        )
+        .order_by("test_id", "-authorised_at")
+        .values_list(
+            "item__order__patient_id",
+            "item__order_id",
+            "test_id",
+            "value",
+            "numeric_value",
+            "authorised_at",
+        )
+    )
+    history: dict[int, list[tuple]] = {}
+    for patient_id, *row in rows:
+        history.setdefault(patient_id, []).append(row)
+    found: dict[int, dict[int, tuple]] = {}
+    for sample in samples:
+        latest = found.setdefault(sample.pk, {})
+        for order_id, test_id, value, numeric, at in history.get(sample.order.patient_id, ()):
+            if order_id != sample.order_id:
+                latest.setdefault(test_id, (value, numeric, at))
+    return found
+
+
 def _apply(result: Result, ev: Evaluation, previous: tuple | None) -> None:
     result.value, result.numeric_value, result.flag = ev.value, ev.numeric, ev.flag
     result.range_low, result.range_high, result.range_text = ev.low, ev.high, ev.range_text
@@ -738,28 +772,17 @@ def _apply(result: Result, ev: Evaluation, previous: tuple | None) -> None:
     result.version += 1
 
 
-def _live_results(sample: Sample, *, tests: dict[int, LabTest] | None = None) -> list[Result]:
-    """The sample's current results, locked, each with its test and the test's ranges;
-    from `tests` (the listener's cached catalogue) when given, else read with them."""
-    query = (
+def _live_results(sample: Sample) -> list[Result]:
+    """The sample's current results, locked, each with its test and the test's ranges."""
+    return list(
         locked(Result.objects)
         .filter(item__sample=sample)
         .exclude(status=ResultStatus.AMENDED)
         .exclude(item__status=ItemStatus.CANCELLED)
         .order_by("item_id", "position")
+        .select_related("test", "item")
+        .prefetch_related("test__ranges")
     )
-    if tests is None:
-        return list(query.select_related("test", "item").prefetch_related("test__ranges"))
-    results = list(query)
-    missing = {r.test_id for r in results} - tests.keys()
-    if missing:  # a test added since the cache was read
-        tests = {
-            **tests,
-            **{t.pk: t for t in LabTest.objects.filter(pk__in=missing).prefetch_related("ranges")},
-        }
-    for result in results:
-        result.test = tests[result.test_id]
-    return results
 
 
 def _refuse_unless_received(sample: Sample) -> None:
@@ -837,8 +860,15 @@ RESULT_UPDATE_FIELDS = [
 def _save_results(results: list[Result], befores: list[dict], *, actor) -> None:
     """Store changed results with one UPDATE statement (executemany) and one ledger
     append for the lot; only the columns that changed are written."""
+    ledger.record_many(_write_results(results, befores, actor=actor))
+
+
+def _write_results(
+    results: list[Result], befores: list[dict], *, actor, contexts: list | None = None
+) -> list[ledger.Change]:
+    """The UPDATE of `_save_results`; returns the ledger's changes, to be recorded."""
     if not results:
-        return
+        return []
     ledgered = for_model(Result)
     afters = [seal(r) for r in results]
     changed = [
@@ -847,7 +877,7 @@ def _save_results(results: list[Result], befores: list[dict], *, actor) -> None:
         if name == "seal" or any(b[name] != a[name] for b, a in zip(befores, afters, strict=True))
     ]
     update_rows(Result, results, changed)
-    ledger.record_many(
+    return [
         ledger.Change(
             action=LedgerAction.UPDATE,
             subject_type=ledgered.subject_type,
@@ -856,21 +886,50 @@ def _save_results(results: list[Result], befores: list[dict], *, actor) -> None:
             after=after,
             reason=getattr(r, "_why", "") or "result updated",
             actor=actor,
+            state_hash=r.seal,
+            request_context=contexts[n] if contexts else None,
         )
-        for r, before, after in zip(results, befores, afters, strict=True)
-    )
+        for n, (r, before, after) in enumerate(zip(results, befores, afters, strict=True))
+    ]
 
 
 def _unstarted(item_ids: set[int]) -> list[OrderItem]:
     """The items still ORDERED, locked: taken before the caller's first ledger entry."""
+    if not item_ids:
+        return []
     return list(locked(OrderItem.objects).filter(pk__in=item_ids, status=ItemStatus.ORDERED))
 
 
 def _start(items: list[OrderItem], *, actor) -> None:
+    ledger.record_many(_write_started(items, actor=actor))
+
+
+def _write_started(
+    items: list[OrderItem], *, actor, contexts: list | None = None
+) -> list[ledger.Change]:
+    """Items IN_PROGRESS (results are arriving) in one UPDATE; returns their changes."""
+    if not items:
+        return []
+    ledgered = for_model(OrderItem)
+    befores = [state_of(item) for item in items]
     for item in items:
-        before = state_of(item)
         item.status = ItemStatus.IN_PROGRESS
-        ledger.save_sealed(item, actor=actor, before=before, reason="results arriving")
+    afters = [seal(item) for item in items]
+    update_rows(OrderItem, items, ["status", "seal"])
+    return [
+        ledger.Change(
+            action=LedgerAction.UPDATE,
+            subject_type=ledgered.subject_type,
+            subject_id=ledgered.subject_id(item),
+            before=before,
+            after=after,
+            reason="results arriving",
+            actor=actor,
+            state_hash=item.seal,
+            request_context=contexts[n] if contexts else None,
+        )
+        for n, (item, before, after) in enumerate(zip(items, befores, afters, strict=True))
+    ]
 
 
 # -- validation ------------------------------------------------------------------------
@@ -1174,6 +1233,9 @@ class AnalyzerMessage:
     spooled: bool = False
     received_at: dt.datetime | None = None  # when the listener got it (a spooled message)
     patient_id: str = ""  # PID-3 as the analyzer sent it (normally the UHID)
+    # The ledger context of the connection it came on (the listener's batches hold
+    # messages from several); None: the context bound when it is stored.
+    context: context.RequestContext | None = None
 
 
 @dataclass
@@ -1209,7 +1271,7 @@ def analyzer_message_store(message: AnalyzerMessage) -> Outcome:
     Raises only database errors (the listener then spools the message)."""
     try:
         with transaction.atomic():
-            return _store(message)
+            return _store_batch([message])[0]
     except IntegrityError:
         # The same control ID arrived twice at once on two connections: answer as the
         # first was answered.
@@ -1219,27 +1281,179 @@ def analyzer_message_store(message: AnalyzerMessage) -> Outcome:
         return seen
 
 
+def analyzer_messages_store(messages: list[AnalyzerMessage]) -> list[Outcome]:
+    """Store the messages waiting on the listener's connections in one transaction, with
+    a few statements for the lot: one Outcome each, in order, exactly as storing them
+    one at a time in that order would have answered and stored them.
+
+    Raises only database errors (the listener then spools the batch). A control ID
+    stored meanwhile by another process (PostgreSQL, two listeners) rolls the batch
+    back, and each message is then stored on its own."""
+    try:
+        with transaction.atomic():
+            return _store_batch(messages)
+    except IntegrityError:
+        if len(messages) == 1:
+            return [analyzer_message_store(messages[0])]
+        return [analyzer_message_store(m) for m in messages]
+
+
+def _message_key(message: AnalyzerMessage) -> tuple[str, str, str]:
+    return (message.sending_application, message.sending_facility, message.control_id)
+
+
 def _seen(message: AnalyzerMessage) -> Outcome | None:
-    """The answer given to this message before, if it came before (one plain statement:
-    it runs for every analyzer message)."""
+    """The answer given to this message before, if it came before."""
+    return _seen_many([message]).get(_message_key(message))
+
+
+def _seen_many(messages: list[AnalyzerMessage]) -> dict[tuple[str, str, str], Outcome]:
+    """The answers given before to those of these messages that came before (one plain
+    statement: it runs for every batch)."""
     table = InboundMessage._meta.db_table
+    wanted = {_message_key(m) for m in messages}
+    ids = sorted({m.control_id for m in messages})
+    marks = ", ".join(["%s"] * len(ids))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT ack_code, detail, status, error_code FROM {table} "  # noqa: S608
-            "WHERE sending_application = %s AND sending_facility = %s AND control_id = %s",
-            [message.sending_application, message.sending_facility, message.control_id],
+            "SELECT sending_application, sending_facility, control_id, ack_code, detail, "  # noqa: S608
+            f"status, error_code FROM {table} WHERE control_id IN ({marks})",
+            ids,
         )
-        row = cursor.fetchone()
-    if row is None:
+        rows = cursor.fetchall()
+    return {
+        (app, facility, control_id): Outcome(
+            ack=ack, text=text, error_code=code, duplicate=True, status=status
+        )
+        for app, facility, control_id, ack, text, status, code in rows
+        if (app, facility, control_id) in wanted
+    }
+
+
+def _accession_of(message: AnalyzerMessage) -> str | None:
+    try:
+        return normalise_accession(message.accession)
+    except ValidationFailed:
         return None
-    return Outcome(ack=row[0], text=row[1], error_code=row[3], duplicate=True, status=row[2])
 
 
-def _store(message: AnalyzerMessage) -> Outcome:
-    seen = _seen(message)
-    if seen is not None:
-        return seen
+def _store_batch(messages: list[AnalyzerMessage]) -> list[Outcome]:
+    """Store in runs of messages with distinct control IDs and distinct samples: a
+    message for a sample (or with a control ID) already in the run starts the next run,
+    which then reads what the one before it wrote."""
+    outcomes: list[Outcome] = []
+    run: list[AnalyzerMessage] = []
+    keys: set = set()
+    for message in messages:
+        mine = {_message_key(message), ("sample", _accession_of(message) or message.accession)}
+        if keys & mine:
+            outcomes += _store_run(run)
+            run, keys = [], set()
+        run.append(message)
+        keys |= mine
+    if run:
+        outcomes += _store_run(run)
+    return outcomes
+
+
+@dataclass
+class _Decision:
+    """What storing one message does: its InboundMessage (unsaved), and the results it
+    enters (each with its evaluation) on its sample."""
+
+    message: AnalyzerMessage
+    inbound: InboundMessage
+    outcome: Outcome
+    chosen: list[tuple[Result, Evaluation]] = field(default_factory=list)
+    changes: list[ledger.Change] = field(default_factory=list)
+
+
+def _store_run(messages: list[AnalyzerMessage]) -> list[Outcome]:
+    seen = _seen_many(messages)
+    fresh = [m for m in messages if _message_key(m) not in seen]
+    decisions = _decide_all(fresh) if fresh else {}
+    return [seen.get(_message_key(m)) or decisions[id(m)].outcome for m in messages]
+
+
+def _decide_all(messages: list[AnalyzerMessage]) -> dict[int, _Decision]:
+    """Read what the messages need in a few statements, decide each, then write them
+    all: the InboundMessages in one INSERT, the results, items and seals in one UPDATE
+    each, and one ledger append in the order the messages came."""
+    accessions = {id(m): _accession_of(m) for m in messages}
+    samples = {
+        s.accession: s
+        for s in locked(Sample.objects)
+        .select_related("order__patient")
+        .filter(accession__in={a for a in accessions.values() if a})
+    }
     known = cache.current()
+    live = _live_results_of([s.pk for s in samples.values()], known.tests)
+    decisions: dict[int, _Decision] = {}
+    for message in messages:
+        sample = samples.get(accessions[id(message)] or "")
+        with _bound(message):
+            decisions[id(message)], known = _decide(
+                message, sample, live.get(sample.pk, []) if sample else [], known
+            )
+    ordered = [decisions[id(m)] for m in messages]
+    for decision, change in zip(ordered, _insert_sealed([d.inbound for d in ordered]), strict=True):
+        decision.changes.append(change)
+    entering = [d for d in ordered if d.chosen]
+    if entering:
+        _enter_all(entering)
+    ledger.record_many(change for d in ordered for change in d.changes)
+    return decisions
+
+
+def _enter_all(entering: list[_Decision]) -> None:
+    """The chosen results of every message entered, and their items started: one
+    UPDATE for all the results and one for the items, their changes kept in order."""
+    starting = _unstarted({r.item_id for d in entering for r, _ in d.chosen})
+    previous = _previous_results_of(
+        [(d.inbound.sample, {r.test_id for r, _ in d.chosen}) for d in entering]
+    )
+    results, befores, items, contexts = [], [], [], []
+    now = clock.now()
+    for decision in entering:
+        inbound = decision.inbound
+        found = previous.get(inbound.sample_id, {})
+        for result, ev in decision.chosen:
+            again = result.status == ResultStatus.ENTERED
+            befores.append(state_of(result))
+            _apply(result, ev, found.get(result.test_id))
+            result.source, result.analyzer, result.message = (
+                ResultSource.ANALYZER,
+                inbound.analyzer,
+                inbound,
+            )
+            result.entered_at, result.entered_by = now, None
+            result._why = (
+                f"{'rerun' if again else 'result'} from {inbound.analyzer.code} "
+                f"message {decision.message.control_id}"
+            )
+            results.append(result)
+            contexts.append(decision.message.context)
+        items += [i for i in starting if i.sample_id == inbound.sample_id]
+    result_changes = iter(_write_results(results, befores, actor=None, contexts=contexts))
+    by_sample = {d.inbound.sample_id: d for d in entering}
+    item_changes = _write_started(
+        items, actor=None, contexts=[by_sample[i.sample_id].message.context for i in items]
+    )
+    for decision in entering:
+        decision.changes += [next(result_changes) for _ in decision.chosen]
+    for item, change in zip(items, item_changes, strict=True):
+        by_sample[item.sample_id].changes.append(change)
+
+
+def _bound(message: AnalyzerMessage):
+    return context.bind(message.context) if message.context else contextlib.nullcontext()
+
+
+def _decide(
+    message: AnalyzerMessage, sample: Sample | None, live_results: list[Result], known
+) -> tuple[_Decision, cache.Catalogue]:
+    """One message judged against what was read: the InboundMessage to keep and what it
+    enters. Nothing is written here but a sample received on its first result."""
     analyzer = known.analyzers.get(message.sending_application)
     inbound = InboundMessage(
         sending_application=message.sending_application,
@@ -1255,13 +1469,15 @@ def _store(message: AnalyzerMessage) -> Outcome:
         status=MessageStatus.APPLIED,
         ack_code=AckCode.ACCEPT,
     )
+    inbound._context = message.context
 
-    def keep(status: str, ack: str, text: str, code: str = "", sample=None) -> Outcome:
+    def keep(status: str, ack: str, text: str, code: str = "", chosen=()) -> _Decision:
         text = text[:300]  # as stored, so a resend is answered word for word
         inbound.status, inbound.ack_code, inbound.detail = status, ack, text
         inbound.error_code, inbound.sample = code, sample
-        ledger.create_sealed(inbound, actor=None, reason=text[:200])
-        return Outcome(ack=ack, text=text, error_code=code, status=status)
+        outcome = Outcome(ack=ack, text=text, error_code=code, status=status)
+        outcome.results = len(chosen)
+        return _Decision(message, inbound, outcome, list(chosen))
 
     if analyzer is None:
         return keep(
@@ -1270,16 +1486,13 @@ def _store(message: AnalyzerMessage) -> Outcome:
             f"Unknown sending application {message.sending_application!r} (MSH-3): "
             "add the analyzer in the laboratory set-up.",
             "204",
-        )
-    try:
-        accession = normalise_accession(message.accession)
-        sample = locked(Sample.objects).select_related("order__patient").get(accession=accession)
-    except (ValidationFailed, Sample.DoesNotExist):
+        ), known
+    if sample is None:
         return keep(
             MessageStatus.UNMATCHED,
             AckCode.ACCEPT,
             f"No sample with accession {message.accession!r}: kept to be matched.",
-        )
+        ), known
     if sample.status == SampleStatus.REJECTED:
         return keep(
             MessageStatus.ERROR,
@@ -1287,21 +1500,17 @@ def _store(message: AnalyzerMessage) -> Outcome:
             f"Sample {sample.accession} was rejected "
             f"({sample.get_rejection_reason_display().lower()}): no results accepted on it.",
             "207",
-            sample,
-        )
+        ), known
     if sample.status == SampleStatus.CANCELLED:
         return keep(
-            MessageStatus.ERROR,
-            AckCode.ERROR,
-            f"Sample {sample.accession} was cancelled.",
-            "207",
-            sample,
-        )
+            MessageStatus.ERROR, AckCode.ERROR, f"Sample {sample.accession} was cancelled.", "207"
+        ), known
     mapping = known.mappings.get(analyzer.pk, {})
     if any(obs.code not in mapping for obs in message.observations):
         known = cache.current(fresh=True)  # a code mapped since the cache was read?
         mapping = known.mappings.get(analyzer.pk, {})
-    live = {r.test_id: r for r in _live_results(sample, tests=known.tests)}
+        live_results = _with_tests(live_results, known.tests)
+    live = {r.test_id: r for r in live_results}
     patient = sample.order.patient
     on = clock.local(sample.collected_at or clock.now()).date()
     problems: list[tuple[str, str]] = []
@@ -1339,15 +1548,12 @@ def _store(message: AnalyzerMessage) -> Outcome:
             continue  # a rerun with the same value changes nothing
         chosen.append((result, ev))
     if problems:
-        code = problems[0][0]
         return keep(
             MessageStatus.ERROR,
             AckCode.ERROR,
             "; ".join(p for _, p in problems) + ".",
-            code,
-            sample,
-        )
-    starting = _unstarted({r.item_id for r, _ in chosen})  # locks before the ledger
+            problems[0][0],
+        ), known
     if sample.status in (SampleStatus.AWAITING, SampleStatus.COLLECTED):
         before = state_of(sample)
         now = clock.now()
@@ -1357,31 +1563,64 @@ def _store(message: AnalyzerMessage) -> Outcome:
         _save_sample(
             sample, actor=None, before=before, reason=f"received on {analyzer.code}'s result"
         )
-    outcome = keep(
-        MessageStatus.APPLIED, AckCode.ACCEPT, f"{len(chosen)} result(s) stored.", "", sample
+    return keep(
+        MessageStatus.APPLIED,
+        AckCode.ACCEPT,
+        f"{len(chosen)} result(s) stored.",
+        chosen=chosen,
+    ), known
+
+
+def _insert_sealed(inbounds: list[InboundMessage]) -> list[ledger.Change]:
+    """The messages' rows in one INSERT and their seals (which hash the new ids) in one
+    UPDATE; returns each one's creation, to be recorded."""
+    InboundMessage.objects.bulk_create(inbounds)
+    ledgered = for_model(InboundMessage)
+    afters = [seal(m) for m in inbounds]
+    update_rows(InboundMessage, inbounds, ["seal"])
+    return [
+        ledger.Change(
+            action=LedgerAction.CREATE,
+            subject_type=ledgered.subject_type,
+            subject_id=ledgered.subject_id(m),
+            after=after,
+            reason=m.detail[:200],
+            state_hash=m.seal,
+            request_context=m._context,
+        )
+        for m, after in zip(inbounds, afters, strict=True)
+    ]
+
+
+def _live_results_of(sample_ids: list[int], tests: dict[int, LabTest]) -> dict[int, list[Result]]:
+    """Each sample's current results, locked, with their tests from the listener's
+    cached catalogue (one statement for all the samples)."""
+    if not sample_ids:
+        return {}
+    rows = list(
+        locked(Result.objects)
+        .filter(item__sample_id__in=sample_ids)
+        .exclude(status=ResultStatus.AMENDED)
+        .exclude(item__status=ItemStatus.CANCELLED)
+        .annotate(sample_key=F("item__sample_id"))
+        .order_by("item_id", "position")
     )
-    if chosen:
-        results = [r for r, _ in chosen]
-        befores = [state_of(r) for r in results]
-        previous = _previous_results(patient.pk, {r.test_id for r in results}, sample.order_id)
-        now = clock.now()
-        for result, ev in chosen:
-            again = result.status == ResultStatus.ENTERED
-            _apply(result, ev, previous.get(result.test_id))
-            result.source, result.analyzer, result.message = (
-                ResultSource.ANALYZER,
-                analyzer,
-                inbound,
-            )
-            result.entered_at, result.entered_by = now, None
-            result._why = (
-                f"{'rerun' if again else 'result'} from {analyzer.code} "
-                f"message {message.control_id}"
-            )
-        _save_results(results, befores, actor=None)
-        _start(starting, actor=None)
-    outcome.results = len(chosen)
-    return outcome
+    by_sample: dict[int, list[Result]] = {}
+    for result in _with_tests(rows, tests):
+        by_sample.setdefault(result.sample_key, []).append(result)
+    return by_sample
+
+
+def _with_tests(results: list[Result], tests: dict[int, LabTest]) -> list[Result]:
+    missing = {r.test_id for r in results} - tests.keys()
+    if missing:  # a test added since the cache was read
+        tests = {
+            **tests,
+            **{t.pk: t for t in LabTest.objects.filter(pk__in=missing).prefetch_related("ranges")},
+        }
+    for result in results:
+        result.test = tests[result.test_id]
+    return results
 
 
 def message_match(*, actor, message: InboundMessage, accession: str) -> Outcome:
@@ -1403,7 +1642,7 @@ def message_match(*, actor, message: InboundMessage, accession: str) -> Outcome:
             ) from None
         parsed.accession = accession
         parsed.control_id = f"{current.control_id}#{current.pk}"  # a new key: applied once
-        outcome = _store(parsed)
+        outcome = _store_batch([parsed])[0]
         if outcome.ack != AckCode.ACCEPT or outcome.status != MessageStatus.APPLIED:
             raise ValidationFailed({"accession": [outcome.text]})
         before = state_of(current)

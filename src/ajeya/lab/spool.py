@@ -52,6 +52,7 @@ LOCK_NAME = ".lock"
 REJECTED = "rejected"
 
 Store = Callable[[AnalyzerMessage], Outcome]
+BatchStore = Callable[[list[AnalyzerMessage]], list[Outcome]]
 
 
 class SpoolBusy(Exception):

@@ -70,6 +70,9 @@ class Change:
     # The hash of `after`, when the caller has just computed it as the row's seal (the
     # sealing helpers below): not computed a second time.
     state_hash: str = ""
+    # Where the change came from, when it is not the context bound now: a batch of
+    # analyzer messages from several connections, each message with its own peer.
+    request_context: context.RequestContext | None = None
 
 
 # Callables that may refuse a write before its entry is appended: guard(change) raises an
@@ -152,8 +155,8 @@ def _actor_fields(actor: Any) -> dict:
     }
 
 
-def _context_fields() -> dict:
-    ctx = context.current()
+def _context_fields(ctx: context.RequestContext | None = None) -> dict:
+    ctx = ctx or context.current()
     return {
         "ip": ctx.ip,
         "user_agent": ctx.user_agent,
@@ -208,7 +211,7 @@ def _change_entry(change: Change, when: dt.datetime) -> dict:
     return {
         "recorded_at": when,
         **_actor_fields(change.actor),
-        **_context_fields(),
+        **_context_fields(change.request_context),
         "action": str(change.action),
         "subject_type": change.subject_type,
         "subject_id": str(change.subject_id),
