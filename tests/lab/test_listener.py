@@ -58,6 +58,11 @@ def cbc_sample():
     return sample
 
 
+def accept_all(messages):
+    """A store that takes every message (the listener without a database)."""
+    return [Outcome(ack="AA", text="stored") for _ in messages]
+
+
 def kept(spool: Spool) -> list[tuple[bytes, str]]:
     """What rejected/ holds: each frame's bytes and the note beside it."""
     return [
@@ -281,7 +286,7 @@ def test_a_failure_that_is_not_the_database_is_an_error_and_the_message_is_kept(
 
 
 def test_a_frame_that_stalls_is_cut_off_and_kept(serve, spool):
-    listener = serve(frame_timeout=0.2, store=lambda ms: [Outcome(ack="AA") for _ in ms])
+    listener = serve(frame_timeout=0.2, store=accept_all)
     with Client(listener.address) as client:
         client.send(s.START + b"MSH|^~\\&|XN", framed=False)
         assert client.frame() is None  # the listener gave up on it and closed
@@ -292,13 +297,13 @@ def test_a_frame_that_stalls_is_cut_off_and_kept(serve, spool):
 
 
 def test_only_allowed_analyzers_may_connect(serve, tmp_path):
-    listener = serve(allowed_peers=["10.20.0.0/16"], store=lambda ms: [Outcome(ack="AA") for _ in ms])
+    listener = serve(allowed_peers=["10.20.0.0/16"], store=accept_all)
     with Client(listener.address) as client:
         with contextlib.suppress(OSError):  # it may already be closed
             client.send(s.oru())
         assert client.frame() is None
     other = Spool(tmp_path / "other")
-    allowed = serve(allowed_peers=["127.0.0.0/8"], store=lambda ms: [Outcome(ack="AA") for _ in ms], spool=other)
+    allowed = serve(allowed_peers=["127.0.0.0/8"], store=accept_all, spool=other)
     with Client(allowed.address) as client:
         assert client.exchange(s.oru())["MSA"][1] == "AA"
 
@@ -306,7 +311,7 @@ def test_only_allowed_analyzers_may_connect(serve, tmp_path):
 def test_a_second_listener_on_the_same_spool_is_refused(serve, spool):
     from ajeya.lab.spool import SpoolBusy
 
-    serve(store=lambda ms: [Outcome(ack="AA") for _ in ms])
+    serve(store=accept_all)
     with pytest.raises(SpoolBusy, match="another listener"):
         Listener("127.0.0.1", 0, spool=Spool(spool.directory)).start()
 
@@ -317,7 +322,7 @@ SENTINEL = s.oru("2699999999", control_id="SENTINEL")
 
 
 def test_the_listener_answers_anything_with_a_well_formed_ack(serve):
-    listener = serve(store=lambda ms: [Outcome(ack="AA", text="stored") for _ in ms], max_bytes=4096)
+    listener = serve(store=accept_all, max_bytes=4096)
 
     @hsettings(max_examples=40, deadline=None)
     @given(

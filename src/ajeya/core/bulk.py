@@ -113,6 +113,44 @@ def insert_rows(
     return written
 
 
+def insert_returning_ids(model: type[models.Model], instances: Sequence[models.Model]) -> None:
+    """Insert model objects, every column but the primary key, a few hundred rows to a
+    statement, and set each one's new primary key from RETURNING (in the order given,
+    as Django's own bulk_create relies on for SQLite and PostgreSQL). As `insert_rows`:
+    adapters chosen once per model, no save(), no signals."""
+    (head, one_row, tail), values = _returning_plan(model, connection.vendor)
+    for start in range(0, len(instances), RETURNING_BATCH):
+        chunk = instances[start : start + RETURNING_BATCH]
+        params = [value for instance in chunk for value in values(instance)]
+        rows = ", ".join([one_row] * len(chunk))
+        with connection.cursor() as cursor:
+            cursor.execute(f"{head} {rows} {tail}", params)
+            ids = [row[0] for row in cursor.fetchall()]
+        for instance, pk in zip(chunk, ids, strict=True):
+            instance.pk = pk
+            instance._state.adding = False
+
+
+RETURNING_BATCH = 500
+
+
+@functools.lru_cache(maxsize=64)
+def _returning_plan(model: type[models.Model], vendor: str):
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if f is not meta.pk]
+    quote = connection.ops.quote_name
+    head = "INSERT INTO {} ({}) VALUES".format(
+        quote(meta.db_table), ", ".join(quote(f.column) for f in fields)
+    )
+    one = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    readers = [(f.attname, _adapter(f, copy=False)) for f in fields]
+
+    def values(instance: models.Model) -> list:
+        return [adapt(getattr(instance, name)) for name, adapt in readers]
+
+    return (head, one, f"RETURNING {quote(meta.pk.column)}"), values
+
+
 @functools.lru_cache(maxsize=256)
 def _update_plan(
     model: type[models.Model], names: tuple[str, ...], vendor: str

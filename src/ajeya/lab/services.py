@@ -22,7 +22,7 @@ from django.db.models import Prefetch
 
 from ajeya.core import clock, context, identifiers
 from ajeya.core import rows as raw
-from ajeya.core.bulk import update_rows
+from ajeya.core.bulk import insert_returning_ids, update_rows
 from ajeya.core.errors import Conflict, NotFound, ValidationFailed
 from ajeya.core.locking import locked
 from ajeya.core.roles import Perm, has_perm, require_perm
@@ -574,7 +574,7 @@ def reference_range(test: LabTest, patient: Patient, on: dt.date):
     days = age_in_days(patient, on)
     fitting = [
         r
-        for r in test.ranges.all()
+        for r in _ranges(test)
         if r.sex in ("", patient.sex) and r.age_min_days <= days < r.age_max_days
     ]
     fitting.sort(key=lambda r: (r.sex == "", r.age_max_days - r.age_min_days))
@@ -583,11 +583,20 @@ def reference_range(test: LabTest, patient: Patient, on: dt.date):
     return _either_sex(test, days)
 
 
+def _ranges(test: LabTest) -> list[ReferenceRange]:
+    """The test's ranges, kept on the test object: `test.ranges.all()` builds a new
+    queryset on every call, even when prefetched, and this runs for every value."""
+    found = test.__dict__.get("_range_list")
+    if found is None:
+        found = test.__dict__["_range_list"] = list(test.ranges.all())
+    return found
+
+
 def _either_sex(test: LabTest, days: int) -> ReferenceRange | None:
     """For a patient whose sex (transgender, not known) has no band of its own where the
     test has only male and female ones: flag abnormal only what is abnormal for both, but
     critical what is critical for either, so no critical value goes unflagged."""
-    bands = [r for r in test.ranges.all() if r.sex and r.age_min_days <= days < r.age_max_days]
+    bands = [r for r in _ranges(test) if r.sex and r.age_min_days <= days < r.age_max_days]
     if not bands:
         return None
 
@@ -882,16 +891,15 @@ def _write_results(
     ]
     update_rows(Result, results, changed)
     return [
-        ledger.Change(
+        ledger.sealed_change(
+            r,
             action=LedgerAction.UPDATE,
-            subject_type=ledgered.subject_type,
-            subject_id=ledgered.subject_id(r),
             before=before,
             after=after,
             reason=getattr(r, "_why", "") or "result updated",
             actor=actor,
-            state_hash=r.seal,
             request_context=contexts[n] if contexts else None,
+            model=Result,
         )
         for n, (r, before, after) in enumerate(zip(results, befores, afters, strict=True))
     ]
@@ -938,16 +946,15 @@ def _write_started(
         item.seal = state_hash(afters[-1])
     update_rows(OrderItem, items, ["status", "seal"])
     return [
-        ledger.Change(
+        ledger.sealed_change(
+            item,
             action=LedgerAction.UPDATE,
-            subject_type=ledgered.subject_type,
-            subject_id=ledgered.subject_id(item),
             before=before,
             after=after,
             reason="results arriving",
             actor=actor,
-            state_hash=item.seal,
             request_context=contexts[n] if contexts else None,
+            model=OrderItem,
         )
         for n, (item, before, after) in enumerate(zip(items, befores, afters, strict=True))
     ]
@@ -1570,26 +1577,40 @@ def _decide(
             "; ".join(p for _, p in problems) + ".",
             problems[0][0],
         ), known
+    receipt = []
     if sample.status in (SampleStatus.AWAITING, SampleStatus.COLLECTED):
-        _receive_on_result(sample, analyzer)
-    return keep(
+        receipt.append(_receive_on_result(sample, analyzer, message))
+    decision = keep(
         MessageStatus.APPLIED,
         AckCode.ACCEPT,
         f"{len(chosen)} result(s) stored.",
         chosen=chosen,
-    ), known
+    )
+    decision.changes += receipt
+    return decision, known
 
 
-def _receive_on_result(row: SimpleNamespace, analyzer) -> None:
-    """A sample whose first news in the lab is its analyzer's result: received now."""
+def _receive_on_result(row: SimpleNamespace, analyzer, message) -> ledger.Change:
+    """A sample whose first news in the lab is its analyzer's result: received now.
+    Returns the change, recorded with the message's other entries (before them)."""
     sample = locked(Sample.objects).get(pk=row.id)
     before = state_of(sample)
     now = clock.now()
     if sample.collected_at is None:
         sample.collected_at = now
     sample.status, sample.received_at = SampleStatus.RECEIVED, now
-    _save_sample(sample, actor=None, before=before, reason=f"received on {analyzer.code}'s result")
+    sample.version += 1
+    after = seal(sample)
+    sample.save()
     row.status = sample.status
+    return ledger.sealed_change(
+        sample,
+        action=LedgerAction.UPDATE,
+        before=before,
+        after=after,
+        reason=f"received on {analyzer.code}'s result",
+        request_context=message.context,
+    )
 
 
 SAMPLE_COLUMNS = ("id", "accession", "status", "rejection_reason", "collected_at", "order_id")
@@ -1626,18 +1647,16 @@ def _samples_of(accessions: set[str]) -> dict[str, SimpleNamespace]:
 def _insert_sealed(inbounds: list[InboundMessage]) -> list[ledger.Change]:
     """The messages' rows in one INSERT and their seals (which hash the new ids) in one
     UPDATE; returns each one's creation, to be recorded."""
-    InboundMessage.objects.bulk_create(inbounds)
-    ledgered = for_model(InboundMessage)
+    insert_returning_ids(InboundMessage, inbounds)
     afters = [seal(m) for m in inbounds]
     update_rows(InboundMessage, inbounds, ["seal"])
     return [
-        ledger.Change(
+        ledger.sealed_change(
+            m,
             action=LedgerAction.CREATE,
-            subject_type=ledgered.subject_type,
-            subject_id=ledgered.subject_id(m),
+            before=None,
             after=after,
             reason=m.detail[:200],
-            state_hash=m.seal,
             request_context=m._context,
         )
         for m, after in zip(inbounds, afters, strict=True)

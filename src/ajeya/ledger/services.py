@@ -188,13 +188,18 @@ def _rows(chain: Chain, entries: Iterable[dict]) -> Iterator[dict]:
     """Number, hash and chain the entries; yield table rows. Takes the chain's lock."""
     seq, prev = _lock(chain)
     store_time_as_text = connection.vendor == "sqlite"
+    given = when = text = None  # a bulk append's entries share one time: converted once
     for entry in entries:
         seq += 1
         entry["seq"] = seq
-        when = entry["recorded_at"] = entry["recorded_at"].astimezone(dt.UTC)
+        if entry["recorded_at"] is not given:
+            given = entry["recorded_at"]
+            when = given.astimezone(dt.UTC)
+            text = time_text(when)
+        entry["recorded_at"] = when
         row = {name: entry[name] for name in chain.columns}
         # The time as the header hashes it; SQLite keeps that exact text (six digits).
-        row["recorded_at"] = time_text(when)
+        row["recorded_at"] = text
         head = header([row[name] for name in chain.columns])
         payload = canonical_bytes({name: entry[name] for name in chain.payload_fields})
         row["hash"] = digest(prev, head, payload)
@@ -261,6 +266,33 @@ def patients_accessed(*, actor: Any, uhids: Iterable[str], what: AccessKind) -> 
         return _insert(ACCESSES, _rows(ACCESSES, entries))
 
 
+def sealed_change(
+    instance: Any,
+    *,
+    action: LedgerAction,
+    before: dict | None,
+    after: dict,
+    reason: str = "",
+    actor: Any = None,
+    request_context: context.RequestContext | None = None,
+    model: Any = None,
+) -> Change:
+    """The change of a row just sealed (`instance.seal` is the hash of `after`), to be
+    recorded. `model` names the row's model when `instance` is a plain row."""
+    ledgered = registry.for_model(model or type(instance))
+    return Change(
+        action=action,
+        subject_type=ledgered.subject_type,
+        subject_id=ledgered.subject_id(instance),
+        before=before,
+        after=after,
+        reason=reason,
+        actor=actor,
+        state_hash=instance.seal,
+        request_context=request_context,
+    )
+
+
 def create_sealed(instance: Any, *, actor: Any, reason: str = "") -> dict:
     """Insert a ledgered row, seal it and record its creation; returns its state.
 
@@ -270,16 +302,14 @@ def create_sealed(instance: Any, *, actor: Any, reason: str = "") -> dict:
     instance.save(force_insert=True)
     after = registry.seal(instance)
     type(instance)._base_manager.filter(pk=instance.pk).update(seal=instance.seal)
-    ledgered = registry.for_model(type(instance))
     record(
-        Change(
+        sealed_change(
+            instance,
             action=LedgerAction.CREATE,
-            subject_type=ledgered.subject_type,
-            subject_id=ledgered.subject_id(instance),
+            before=None,
             after=after,
             reason=reason,
             actor=actor,
-            state_hash=instance.seal,
         )
     )
     return after
@@ -299,17 +329,9 @@ def save_sealed(
     """
     after = registry.seal(instance)
     instance.save()
-    ledgered = registry.for_model(type(instance))
     record(
-        Change(
-            action=action,
-            subject_type=ledgered.subject_type,
-            subject_id=ledgered.subject_id(instance),
-            before=before,
-            after=after,
-            reason=reason,
-            actor=actor,
-            state_hash=instance.seal,
+        sealed_change(
+            instance, action=action, before=before, after=after, reason=reason, actor=actor
         )
     )
     return after
@@ -326,19 +348,11 @@ def _seal_and_record_many(
 ) -> list[dict]:
     """Seal rows already in the table, write `fields` and their seals in one UPDATE, and
     record one entry each in one ledger append."""
-    ledgered = registry.for_model(type(instances[0]))
     afters = [registry.seal(instance) for instance in instances]
     update_rows(type(instances[0]), instances, [*fields, "seal"])
     record_many(
-        Change(
-            action=action,
-            subject_type=ledgered.subject_type,
-            subject_id=ledgered.subject_id(instance),
-            before=before,
-            after=after,
-            reason=reason,
-            actor=actor,
-            state_hash=instance.seal,
+        sealed_change(
+            instance, action=action, before=before, after=after, reason=reason, actor=actor
         )
         for instance, before, after in zip(instances, befores, afters, strict=True)
     )
