@@ -11,8 +11,9 @@ the Sysmex "XN-1000"), the rest a random glucose (1 OBX, Beckman "AU480"). Every
 message is for a sample of its own: --messages + --single + --profile-messages patients.
 
 1. HL7 end to end: `ajeya lab listen --port P` started as production starts it (its own
-   process, the benchmark database's environment); --analyzers connections (default 4)
-   each send their share of --messages (default 400) one at a time, each waiting for
+   process, the benchmark database's environment); --analyzers connections (default 16:
+   a large laboratory's analyzers) each send their share of --messages (default 800) one
+   at a time, each waiting for
    its ACK before the next, as analyzers do: messages/s, p50/p99/max per message, the
    ack codes (all must be AA and name the message's control id), the CPU time the
    listener (and PostgreSQL) spent a message, and afterwards, in the database, the
@@ -23,21 +24,21 @@ message is for a sample of its own: --messages + --single + --profile-messages p
    database): the floor of sockets and framing; and reading alone in this process
    (`hl7.decode` + `read_oru` + `build_ack`).
 2. Where the time goes: `Listener.process` (read, store, ACK: the listener's work
-   without the socket) in this process on --profile-messages (default 100) more
-   samples: its rate for each kind of message, the statements one message makes, and
-   a cProfile of half of them.
+   without the socket) in this process on --profile-messages (default 200) more
+   samples: its rate for each kind of message alone and the statements one message
+   makes; then `Listener.process_many` on batches of 16 of both kinds (what the
+   listener's store thread does): its rate, and a cProfile of more batches.
 3. Report PDF: --reports orders (default 100) verified by the technician and authorised
    by a pathologist (which issues the report), then the report PDF drawn in this
    process: reports/s, p50/p99, with and without `report_for_print` (the integrity
    check before printing), and a cProfile of 10. Baseline: an empty page through the
    same `core.pdf` layout.
 
-The defaults keep a run of both databases to about four minutes on two cores: at the
-listener's present rate (tens of messages a second) 2,000 messages would take minutes
-on each database; `--messages 2000 --reports 200` is the issue's full size.
+The defaults keep a run of both databases to a few minutes on two cores;
+`--messages 2000 --reports 200` is the issue's full size.
 
-    uv run python -m bench lab [--messages 400] [--analyzers 4] [--single 100]
-                               [--mix 0.5] [--reports 100] [--profile-messages 100]
+    uv run python -m bench lab [--messages 800] [--analyzers 16] [--single 100]
+                               [--mix 0.5] [--reports 100] [--profile-messages 200]
                                [--db sqlite|postgres|both]
 """
 
@@ -66,6 +67,7 @@ TARGET = 500  # messages/s on SQLite (issue 6)
 START, END = b"\x0b", b"\x1c\r"
 PORT_WAIT = 60.0  # seconds for a server process to start listening
 PDF_PROFILED = 10  # report PDFs drawn under cProfile
+BATCH = 16  # messages a batch in the in-process store measurement and its profile
 CBC_PANEL, GLUCOSE_PANEL = "CBC", "RBS"
 # (XN-1000 code, value range, decimals, unit): what a Sysmex sends for a CBC.
 CBC_VALUES = [
@@ -114,13 +116,13 @@ KEY_FUNCTIONS = [
 
 def main(argv: list[str]) -> int:
     parser = common.parser("lab")
-    parser.add_argument("--messages", type=int, default=400, help="patients and messages")
-    parser.add_argument("--analyzers", type=int, default=4, help="connections at once")
+    parser.add_argument("--messages", type=int, default=800, help="patients and messages")
+    parser.add_argument("--analyzers", type=int, default=16, help="connections at once")
     parser.add_argument("--single", type=int, default=100, help="messages on one connection")
     parser.add_argument("--mix", type=float, default=0.5, help="share of CBCs (rest glucose)")
     parser.add_argument("--reports", type=int, default=100, help="reports authorised and drawn")
     parser.add_argument(
-        "--profile-messages", type=int, default=100, help="messages stored in-process"
+        "--profile-messages", type=int, default=200, help="messages stored in-process"
     )
     args = parser.parse_args(argv)
     if min(args.messages, args.analyzers, args.single, args.profile_messages) < 1:
@@ -673,10 +675,28 @@ def _in_process(messages) -> tuple[dict, dict, dict]:
         if latencies:
             results[name] = common.latency_summary(latencies, len(queries[name]))
         profiled.extend(profiled_part)
+    # The store thread's work: the same kinds of messages, BATCH at a time.
+    half = len(profiled) // 2
+    timed, profiled = profiled[:half], profiled[half:]
+    batches = [timed[i : i + BATCH] for i in range(0, len(timed), BATCH)]
+    common.freeze_heap()
+    started = time.perf_counter()
+    for batch in batches:
+        acks = listener.process_many([data for _, _, data in batch], "127.0.0.1")
+        if not all("MSA|AA|" in ack for ack in acks):
+            raise SystemExit("in-process batch store refused a message")
+    if timed:
+        seconds = time.perf_counter() - started
+        results[f"batches of {BATCH}, both kinds"] = {
+            "count": len(timed),
+            "per_second": len(timed) / seconds,
+            "p50_ms": seconds / len(batches) * 1000,  # a batch's time, not a message's
+            "p99_ms": 0.0,
+        }
     profiler = cProfile.Profile()
     profiler.enable()
-    for _, _, data in profiled:
-        listener.process(data, "127.0.0.1")
+    for start in range(0, len(profiled), BATCH):
+        listener.process_many([data for _, _, data in profiled[start : start + BATCH]], "peer")
     profiler.disable()
     return results, queries, _summarise(profiler, max(1, len(profiled)))
 

@@ -435,11 +435,16 @@ class Listener:
 
     def process(self, data: bytes, peer: str) -> str:
         """Read, store and acknowledge one whole message, in this thread."""
-        read = self._read(data, peer)
-        if isinstance(read, str):
-            return read
-        (outcome,) = self._deliver([read])
-        return self._ack(read, outcome)
+        return self.process_many([data], peer)[0]
+
+    def process_many(self, frames: list[bytes], peer: str) -> list[str]:
+        """Read whole messages, store those that can be read as one batch, and return
+        each one's acknowledgement, in this thread (what the store thread does for the
+        messages waiting on every connection)."""
+        read = [self._read(data, peer) for data in frames]
+        messages = [m for m in read if not isinstance(m, str)]
+        outcomes = iter(self._deliver(messages) if messages else [])
+        return [m if isinstance(m, str) else self._ack(m, next(outcomes)) for m in read]
 
     def _read(self, data: bytes, peer: str) -> AnalyzerMessage | str:
         """The message, with the ledger context of its connection; or, for a message
