@@ -5,9 +5,12 @@ fault does not cost the others theirs."""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from django.db import OperationalError, transaction
 
+from ajeya.lab import listener as listener_module
 from ajeya.lab import services
 from ajeya.lab.listener import Listener
 from ajeya.lab.models import InboundMessage, RejectionReason, Result, Sample
@@ -165,3 +168,18 @@ def test_a_batch_meeting_an_unavailable_database_is_spooled_in_order(tmp_path):
 
     assert [o.ack for o in outcomes] == ["AA", "AA", "AA"]
     assert [spool.read(p).raw.split("|")[9] for p in spool.pending()] == names
+
+
+def test_an_analyzer_that_never_reads_its_acknowledgements_is_disconnected(caplog):
+    """The store thread sends without waiting: a full receive buffer on the analyzer's
+    side costs that analyzer its connection, not every other analyzer their answers."""
+    ours, analyzer = socket.socketpair()
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    with ours, analyzer:
+        for _ in range(10_000):  # the analyzer reads none of them
+            listener_module._send(ours, "10.20.0.9", b"x" * 1000)
+            if "does not read" in caplog.text:
+                break
+        assert "10.20.0.9 does not read its acknowledgements: disconnected" in caplog.text
+        with pytest.raises(BrokenPipeError):  # shut down for writing
+            ours.send(b"more")
