@@ -24,7 +24,7 @@ message is for a sample of its own: --messages + --single + --profile-messages p
    database): the floor of sockets and framing; and reading alone in this process
    (`hl7.decode` + `read_oru` + `build_ack`).
 2. Where the time goes: `Listener.process` (read, store, ACK: the listener's work
-   without the socket) in this process on --profile-messages (default 200) more
+   without the socket) in this process on --profile-messages (default 400) more
    samples: its rate for each kind of message alone and the statements one message
    makes; then `Listener.process_many` on batches of 16 of both kinds (what the
    listener's store thread does): its rate, and a cProfile of more batches.
@@ -38,7 +38,7 @@ The defaults keep a run of both databases to a few minutes on two cores;
 `--messages 2000 --reports 200` is the issue's full size.
 
     uv run python -m bench lab [--messages 800] [--analyzers 16] [--single 100]
-                               [--mix 0.5] [--reports 100] [--profile-messages 200]
+                               [--mix 0.5] [--reports 100] [--profile-messages 400]
                                [--db sqlite|postgres|both]
 """
 
@@ -88,7 +88,7 @@ CBC_VALUES = [
 GLUCOSE_VALUES = [("GLUR", 70.0, 220.0, 0, "mg/dL")]
 # cProfile's self time, by where the code lives (first match wins).
 BUCKETS = [
-    ("HL7 reading and ACK (ajeya.lab.hl7, python-hl7)", ("ajeya/lab/hl7.py", "/hl7/")),
+    ("HL7 reading and ACK (ajeya.lab.hl7)", ("ajeya/lab/hl7.py",)),
     ("lab service logic (ajeya.lab.services)", ("ajeya/lab/services.py",)),
     ("ledger: seals, hashes, appends", ("ajeya/ledger/", "ajeya/core/bulk.py")),
     ("database driver (sqlite3 / psycopg)", ("sqlite3", "psycopg", "_sqlite3")),
@@ -122,7 +122,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--mix", type=float, default=0.5, help="share of CBCs (rest glucose)")
     parser.add_argument("--reports", type=int, default=100, help="reports authorised and drawn")
     parser.add_argument(
-        "--profile-messages", type=int, default=200, help="messages stored in-process"
+        "--profile-messages", type=int, default=400, help="messages stored in-process"
     )
     args = parser.parse_args(argv)
     if min(args.messages, args.analyzers, args.single, args.profile_messages) < 1:
