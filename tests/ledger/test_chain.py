@@ -32,6 +32,38 @@ def test_entries_link_into_one_chain():
         prev = entry.hash
 
 
+def test_every_write_guard_is_asked_before_the_append_starts(monkeypatch):
+    """A guard may read the database (the lockdown's does); on PostgreSQL the append is
+    a COPY holding the connection, and a guard asked in the middle of it waited for it
+    forever (a batch of analyzer messages hung that way)."""
+    from django.db import connection
+
+    asked: list[str] = []
+
+    def reading_guard(change: ledger.Change) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        asked.append(change.subject_type)
+
+    kinds = ["test.first", "test.second", "test.third"]
+    insert = ledger._insert
+
+    def checked_insert(chain, rows):
+        assert asked == kinds  # all asked, before the first row is made
+        return insert(chain, rows)
+
+    monkeypatch.setattr(ledger, "_write_guards", [reading_guard])
+    monkeypatch.setattr(ledger, "_insert", checked_insert)
+    with transaction.atomic():
+        ledger.record_many(
+            ledger.Change(
+                action=LedgerAction.CREATE, subject_type=kind, subject_id=str(n), after={"n": n}
+            )
+            for n, kind in enumerate([*kinds, *kinds])
+        )
+    assert LedgerEntry.objects.count() == 6
+
+
 def test_a_changed_entry_no_longer_matches_its_hash():
     with transaction.atomic():
         ledger.record(change(1))

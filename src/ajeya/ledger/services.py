@@ -248,8 +248,12 @@ def record_many(changes: Iterable[Change]) -> int:
     """Append many changes at once (seeding, back-entry): the same chain, bulk inserts."""
     if not _recording:
         return 0
+    # Every guard is asked before the append starts: a guard may read the database (the
+    # lockdown's does), and on PostgreSQL the append is a COPY that holds the connection
+    # until its last row, so a guard asked mid-COPY waited for it forever.
+    changes = list(_guarded(changes))
     when = clock.now()
-    entries = (_change_entry(c, when) for c in _guarded(changes))
+    entries = (_change_entry(c, when) for c in changes)
     return _insert(CHANGES, _rows(CHANGES, entries))
 
 
