@@ -675,7 +675,9 @@ def _in_process(messages) -> tuple[dict, dict, dict]:
         if latencies:
             results[name] = common.latency_summary(latencies, len(queries[name]))
         profiled.extend(profiled_part)
-    # The store thread's work: the same kinds of messages, BATCH at a time.
+    # The store thread's work: both kinds of messages in the order they were made (the
+    # mix), BATCH at a time.
+    profiled.sort(key=lambda item: item[1])
     half = len(profiled) // 2
     timed, profiled = profiled[:half], profiled[half:]
     batches = [timed[i : i + BATCH] for i in range(0, len(timed), BATCH)]
