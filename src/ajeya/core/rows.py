@@ -28,6 +28,11 @@ def _field(model: type[models.Model], attname: str) -> models.Field:
     raise LookupError(f"{model.__name__} has no column {attname!r}")
 
 
+def table(model: type[models.Model], alias: str) -> str:
+    """The model's table, quoted, with `alias`: for FROM and JOIN."""
+    return f"{connection.ops.quote_name(model._meta.db_table)} {alias}"
+
+
 def columns_sql(alias: str, model: type[models.Model], attnames: Sequence[str]) -> str:
     """`alias."column", …` for the attnames, in order."""
     quote = connection.ops.quote_name

@@ -741,12 +741,11 @@ def _previous_results_of(wanted: list[tuple[SimpleNamespace, set[int]]]) -> dict
     tests = sorted({t for _, ids in wanted for t in ids})
     if not tests:
         return {}
-    q = connection.ops.quote_name
     sql = (
         "SELECT o.patient_id, i.order_id, r.test_id, r.value, r.numeric_value, "  # noqa: S608
-        f"r.authorised_at FROM {q(Result._meta.db_table)} r "
-        f"JOIN {q(OrderItem._meta.db_table)} i ON i.id = r.item_id "
-        f"JOIN {q(LabOrder._meta.db_table)} o ON o.id = i.order_id "
+        f"r.authorised_at FROM {raw.table(Result, 'r')} "
+        f"JOIN {raw.table(OrderItem, 'i')} ON i.id = r.item_id "
+        f"JOIN {raw.table(LabOrder, 'o')} ON o.id = i.order_id "
         f"WHERE o.patient_id IN ({raw.marks(len(patients))}) "
         f"AND r.test_id IN ({raw.marks(len(tests))}) AND r.status = %s "
         "ORDER BY r.test_id, r.authorised_at DESC"
@@ -915,7 +914,7 @@ def _unstarted(item_ids: set[int]) -> list[SimpleNamespace]:
         return []
     sql = (
         f"SELECT {raw.columns_sql('i', OrderItem, ITEM_COLUMNS)} "  # noqa: S608
-        f"FROM {connection.ops.quote_name(OrderItem._meta.db_table)} i "
+        f"FROM {raw.table(OrderItem, 'i')} "
         f"WHERE i.id IN ({raw.marks(len(item_ids))}) AND i.status = %s "
         "ORDER BY i.id" + raw.for_update("i")
     )
@@ -1621,13 +1620,12 @@ def _samples_of(accessions: set[str]) -> dict[str, SimpleNamespace]:
     birth (what the reference ranges need)."""
     if not accessions:
         return {}
-    q = connection.ops.quote_name
     sql = (
         f"SELECT {raw.columns_sql('s', Sample, SAMPLE_COLUMNS)}, o.patient_id, "  # noqa: S608
         f"{raw.columns_sql('p', Patient, ('sex', 'date_of_birth'))} "
-        f"FROM {q(Sample._meta.db_table)} s "
-        f"JOIN {q(LabOrder._meta.db_table)} o ON o.id = s.order_id "
-        f"JOIN {q(Patient._meta.db_table)} p ON p.id = o.patient_id "
+        f"FROM {raw.table(Sample, 's')} "
+        f"JOIN {raw.table(LabOrder, 'o')} ON o.id = s.order_id "
+        f"JOIN {raw.table(Patient, 'p')} ON p.id = o.patient_id "
         f"WHERE s.accession IN ({raw.marks(len(accessions))})" + raw.for_update("s")
     )
     columns = [
@@ -1675,11 +1673,10 @@ def _live_results_of(sample_ids: list[int], tests: dict[int, LabTest]) -> dict[i
     building a 30-column model object per result was a fifth of a batch's time."""
     if not sample_ids:
         return {}
-    q = connection.ops.quote_name
     sql = (
         f"SELECT {raw.columns_sql('r', Result, RESULT_COLUMNS)}, i.sample_id "  # noqa: S608
-        f"FROM {q(Result._meta.db_table)} r "
-        f"JOIN {q(OrderItem._meta.db_table)} i ON i.id = r.item_id "
+        f"FROM {raw.table(Result, 'r')} "
+        f"JOIN {raw.table(OrderItem, 'i')} ON i.id = r.item_id "
         f"WHERE i.sample_id IN ({raw.marks(len(sample_ids))}) "
         "AND r.status <> %s AND i.status <> %s ORDER BY r.item_id, r.position" + raw.for_update("r")
     )
