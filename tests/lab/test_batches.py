@@ -8,7 +8,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from django.db import OperationalError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 
 from ajeya.lab import listener as listener_module
 from ajeya.lab import services
@@ -38,7 +38,7 @@ def cbc(*, received: bool = True) -> Sample:
     return sample
 
 
-def written() -> dict:
+def written(since: int) -> dict:
     """What the messages wrote: the messages, every result and sample, and the ledger's
     entries since the world was made (without their hashes, times and ids: PostgreSQL's
     sequences do not roll back, so the second run's messages have other ids; the seals,
@@ -57,12 +57,9 @@ def written() -> dict:
         "samples": list(Sample.objects.order_by("pk").values_list("pk", "status", "version")),
         "ledger": [
             (e.action, e.subject_type, e.reason, _without_ids(e.after))
-            for e in LedgerEntry.objects.filter(seq__gt=MARK["seq"]).order_by("seq")
+            for e in LedgerEntry.objects.filter(seq__gt=since).order_by("seq")
         ],
     }
-
-
-MARK: dict = {}
 
 
 def _without_ids(state: dict | None) -> dict | None:
@@ -94,19 +91,19 @@ def mixed_messages() -> list[services.AnalyzerMessage]:
 
 def test_a_batch_answers_and_stores_exactly_as_one_message_at_a_time():
     messages = mixed_messages()
-    MARK["seq"] = LedgerEntry.objects.order_by("-seq").values_list("seq", flat=True).first()
+    since = LedgerEntry.objects.order_by("-seq").values_list("seq", flat=True).first()
     with transaction.atomic():
         one_by_one = [services.analyzer_message_store(m) for m in messages]
-        expected = written()
+        expected = written(since)
         transaction.set_rollback(True)
-    assert written()["messages"] == []  # the world as it was before
+    assert written(since)["messages"] == []  # the world as it was before
 
     batched = services.analyzer_messages_store(messages)
 
     assert batched == one_by_one
     assert [o.ack for o in batched] == ["AA", "AA", "AA", "AA", "AE", "AE", "AA", "AA", "AE", "AE"]
     assert batched[7].duplicate  # B1 again, in the same batch: answered as the first
-    got = written()
+    got = written(since)
     for key in ("messages", "results", "samples"):
         assert got[key] == expected[key], key
     assert got["ledger"] == expected["ledger"]
@@ -130,6 +127,32 @@ def test_each_message_in_a_batch_keeps_its_own_connections_context():
             assert (entry.ip, entry.request_id, entry.channel) == (ip, request, "hl7")
 
 
+def test_a_batch_meeting_a_control_id_stored_meanwhile_is_stored_one_at_a_time(monkeypatch):
+    """Another listener (PostgreSQL) stored one of the control IDs while this batch was
+    being stored: the batch rolls back and each message is stored on its own."""
+    a, b = cbc(), cbc()
+    messages = [
+        lab.oru(a.accession, [("HGB", "13.2")], control_id="R1"),
+        lab.oru(b.accession, [("HGB", "12.0")], control_id="R2"),
+    ]
+    sizes: list[int] = []
+    store = services._store_batch
+
+    def racing(batch):
+        sizes.append(len(batch))
+        if len(batch) > 1:
+            raise IntegrityError("duplicate key value (another listener's insert)")
+        return store(batch)
+
+    monkeypatch.setattr(services, "_store_batch", racing)
+    outcomes = services.analyzer_messages_store(messages)
+
+    assert [(o.ack, o.results) for o in outcomes] == [("AA", 1), ("AA", 1)]
+    assert sizes == [2, 1, 1]
+    assert sorted(InboundMessage.objects.values_list("control_id", flat=True)) == ["R1", "R2"]
+    assert verify(use_checkpoint_dir=False).findings == []
+
+
 # -- the listener's store thread ---------------------------------------------------------
 
 
@@ -149,12 +172,8 @@ def test_one_bad_message_in_a_batch_does_not_fail_the_others(tmp_path):
 
     assert [o.ack for o in outcomes] == ["AA", "AE", "AA"]
     assert batches == [names, ["M1"], ["BAD"], ["M2"]]  # the batch, then each alone
-    assert (
-        "could not be stored: RuntimeError"
-        in next(iter(spool.rejected()))
-        .with_name(next(iter(spool.rejected())).name + ".txt")
-        .read_text()
-    )
+    (kept,) = spool.rejected()  # only the culprit, with why
+    assert "could not be stored: RuntimeError" in kept.with_name(kept.name + ".txt").read_text()
 
 
 def test_a_batch_meeting_an_unavailable_database_is_spooled_in_order(tmp_path):

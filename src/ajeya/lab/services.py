@@ -10,7 +10,6 @@ adds a new row that goes through verification again.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
@@ -717,30 +716,16 @@ def evaluate(test: LabTest, raw: str, patient: Patient, on: dt.date) -> Evaluati
 
 def _previous_results(patient_id: int, test_ids: set[int], exclude_order_id: int) -> dict:
     """The patient's last authorised value of each test, from earlier orders."""
-    latest: dict[int, tuple] = {}
-    rows = (
-        Result.objects.filter(
-            item__order__patient_id=patient_id,
-            test_id__in=test_ids,
-            status=ResultStatus.AUTHORISED,
-        )
-        .exclude(item__order_id=exclude_order_id)
-        .order_by("test_id", "-authorised_at")
-        .values_list("test_id", "value", "numeric_value", "authorised_at")
-    )
-    for test_id, value, numeric, at in rows:
-        latest.setdefault(test_id, (value, numeric, at))
-    return latest
+    return _previous_results_of([(patient_id, exclude_order_id, test_ids)])[0]
 
 
-def _previous_results_of(wanted: list[tuple[SimpleNamespace, set[int]]]) -> dict:
-    """`_previous_results` for many samples (rows of `_samples_of`) in one statement: by
-    sample id, each test's last authorised value for the sample's patient from their
-    other orders."""
-    patients = sorted({sample.patient_id for sample, _ in wanted})
-    tests = sorted({t for _, ids in wanted for t in ids})
+def _previous_results_of(wanted: list[tuple[int, int, set[int]]]) -> list[dict[int, tuple]]:
+    """For each (patient, order, tests): the patient's last authorised value of each of
+    the tests from their other orders, by test. One statement for them all."""
+    patients = sorted({patient for patient, _, _ in wanted})
+    tests = sorted({t for _, _, ids in wanted for t in ids})
     if not tests:
-        return {}
+        return [{} for _ in wanted]
     sql = (
         "SELECT o.patient_id, i.order_id, r.test_id, r.value, r.numeric_value, "  # noqa: S608
         f"r.authorised_at FROM {raw.table(Result, 'r')} "
@@ -756,12 +741,13 @@ def _previous_results_of(wanted: list[tuple[SimpleNamespace, set[int]]]) -> dict
     history: dict[int, list] = {}
     for row in raw.select(sql, [*patients, *tests, ResultStatus.AUTHORISED], columns, names):
         history.setdefault(row.patient_id, []).append(row)
-    found: dict[int, dict[int, tuple]] = {}
-    for sample, _ in wanted:
-        latest = found.setdefault(sample.id, {})
-        for row in history.get(sample.patient_id, ()):
-            if row.order_id != sample.order_id:
+    found = []
+    for patient, order, ids in wanted:
+        latest: dict[int, tuple] = {}
+        for row in history.get(patient, ()):
+            if row.order_id != order and row.test_id in ids:
                 latest.setdefault(row.test_id, (row.value, row.numeric_value, row.authorised_at))
+        found.append(latest)
     return found
 
 
@@ -1320,8 +1306,6 @@ def analyzer_messages_store(messages: list[AnalyzerMessage]) -> list[Outcome]:
         with transaction.atomic():
             return _store_batch(messages)
     except IntegrityError:
-        if len(messages) == 1:
-            return [analyzer_message_store(messages[0])]
         return [analyzer_message_store(m) for m in messages]
 
 
@@ -1340,11 +1324,10 @@ def _seen_many(messages: list[AnalyzerMessage]) -> dict[tuple[str, str, str], Ou
     table = InboundMessage._meta.db_table
     wanted = {_message_key(m) for m in messages}
     ids = sorted({m.control_id for m in messages})
-    marks = ", ".join(["%s"] * len(ids))
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT sending_application, sending_facility, control_id, ack_code, detail, "  # noqa: S608
-            f"status, error_code FROM {table} WHERE control_id IN ({marks})",
+            f"status, error_code FROM {table} WHERE control_id IN ({raw.marks(len(ids))})",
             ids,
         )
         rows = cursor.fetchall()
@@ -1414,12 +1397,12 @@ def _decide_all(messages: list[AnalyzerMessage]) -> dict[int, _Decision]:
     decisions: dict[int, _Decision] = {}
     for message in messages:
         sample = samples.get(accessions[id(message)] or "")
-        with _bound(message):
-            decisions[id(message)], known = _decide(
-                message, sample, live.get(sample.id, []) if sample else [], known
-            )
+        decisions[id(message)], known = _decide(
+            message, sample, live.get(sample.id, []) if sample else [], known
+        )
     ordered = [decisions[id(m)] for m in messages]
-    for decision, change in zip(ordered, _insert_sealed([d.inbound for d in ordered]), strict=True):
+    created = _insert_sealed([d.inbound for d in ordered], [d.message.context for d in ordered])
+    for decision, change in zip(ordered, created, strict=True):
         decision.changes.append(change)
     entering = [d for d in ordered if d.chosen]
     if entering:
@@ -1433,14 +1416,16 @@ def _enter_all(entering: list[_Decision]) -> None:
     UPDATE for all the results and one for the items, their changes kept in order."""
     starting = _unstarted({r.item_id for d in entering for r, _ in d.chosen})
     previous = _previous_results_of(
-        [(d.sample, {r.test_id for r, _ in d.chosen}) for d in entering]
+        [
+            (d.sample.patient_id, d.sample.order_id, {r.test_id for r, _ in d.chosen})
+            for d in entering
+        ]
     )
     results, befores, items, contexts = [], [], [], []
     ledgered = for_model(Result)
     now = clock.now()
-    for decision in entering:
+    for decision, found in zip(entering, previous, strict=True):
         inbound = decision.inbound
-        found = previous.get(inbound.sample_id, {})
         for result, ev in decision.chosen:
             again = result.status == ResultStatus.ENTERED
             befores.append(ledgered.state(result))
@@ -1466,10 +1451,6 @@ def _enter_all(entering: list[_Decision]) -> None:
         by_sample[item.sample_id].changes.append(change)
 
 
-def _bound(message: AnalyzerMessage):
-    return context.bind(message.context) if message.context else contextlib.nullcontext()
-
-
 def _decide(
     message: AnalyzerMessage, sample: SimpleNamespace | None, live_results: list, known
 ) -> tuple[_Decision, cache.Catalogue]:
@@ -1490,7 +1471,6 @@ def _decide(
         status=MessageStatus.APPLIED,
         ack_code=AckCode.ACCEPT,
     )
-    inbound._context = message.context
 
     def keep(status: str, ack: str, text: str, code: str = "", chosen=()) -> _Decision:
         text = text[:300]  # as stored, so a resend is answered word for word
@@ -1599,14 +1579,11 @@ def _receive_on_result(row: SimpleNamespace, analyzer, message) -> ledger.Change
         sample.collected_at = now
     sample.status, sample.received_at = SampleStatus.RECEIVED, now
     sample.version += 1
-    after = seal(sample)
-    sample.save()
     row.status = sample.status
-    return ledger.sealed_change(
+    return ledger.saved_change(
         sample,
-        action=LedgerAction.UPDATE,
+        actor=None,
         before=before,
-        after=after,
         reason=f"received on {analyzer.code}'s result",
         request_context=message.context,
     )
@@ -1642,9 +1619,9 @@ def _samples_of(accessions: set[str]) -> dict[str, SimpleNamespace]:
     return found
 
 
-def _insert_sealed(inbounds: list[InboundMessage]) -> list[ledger.Change]:
+def _insert_sealed(inbounds: list[InboundMessage], contexts: list) -> list[ledger.Change]:
     """The messages' rows in one INSERT and their seals (which hash the new ids) in one
-    UPDATE; returns each one's creation, to be recorded."""
+    UPDATE; returns each one's creation (in its connection's context), to be recorded."""
     insert_returning_ids(InboundMessage, inbounds)
     afters = [seal(m) for m in inbounds]
     update_rows(InboundMessage, inbounds, ["seal"])
@@ -1655,9 +1632,9 @@ def _insert_sealed(inbounds: list[InboundMessage]) -> list[ledger.Change]:
             before=None,
             after=after,
             reason=m.detail[:200],
-            request_context=m._context,
+            request_context=ctx,
         )
-        for m, after in zip(inbounds, afters, strict=True)
+        for m, after, ctx in zip(inbounds, afters, contexts, strict=True)
     ]
 
 

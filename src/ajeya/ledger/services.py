@@ -331,14 +331,33 @@ def save_sealed(
 
     `before` is `registry.state_of(row)` taken before the change, under the row lock.
     """
+    change = saved_change(instance, actor=actor, before=before, reason=reason, action=action)
+    record(change)
+    return change.after
+
+
+def saved_change(
+    instance: Any,
+    *,
+    actor: Any,
+    before: dict,
+    reason: str = "",
+    action: LedgerAction = LedgerAction.UPDATE,
+    request_context: context.RequestContext | None = None,
+) -> Change:
+    """`save_sealed`'s save, its change returned to be recorded with others (in order,
+    by one bulk append)."""
     after = registry.seal(instance)
     instance.save()
-    record(
-        sealed_change(
-            instance, action=action, before=before, after=after, reason=reason, actor=actor
-        )
+    return sealed_change(
+        instance,
+        action=action,
+        before=before,
+        after=after,
+        reason=reason,
+        actor=actor,
+        request_context=request_context,
     )
-    return after
 
 
 def _seal_and_record_many(
