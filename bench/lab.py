@@ -208,6 +208,7 @@ def _print_run(kind: str, run: dict) -> None:
         common.console.print(
             f"{kind}: {m['connections']} connection(s): acks {m['acks']}, "
             f"failures {len(m['failures'])}; CPU a message: listener {m['cpu_ms']:.1f} ms"
+            + (f", its store process {m['store_cpu_ms']:.1f} ms" if m.get("store_cpu_ms") else "")
             + (f", PostgreSQL {m['db_cpu_ms']:.1f} ms" if m.get("db_cpu_ms") else "")
         )
         for failure in m["failures"][:10]:
@@ -469,11 +470,13 @@ def _send(address, messages, connections: int, pid: int, *, check_ids: bool) -> 
     ]
     common.freeze_heap()
     cpu_before = _cpu_seconds(pid)
+    children_before = {p: _cpu_seconds(p) for p in _children(pid)}
     db_before = {p: _cpu_seconds(p) for p in _postgres_pids()}
     for thread in threads:
         thread.start()
     done.wait()
     cpu = _cpu_seconds(pid) - cpu_before
+    children_cpu = sum(_cpu_seconds(p) - children_before.get(p, 0.0) for p in _children(pid))
     db_cpu = sum(_cpu_seconds(p) - db_before.get(p, 0.0) for p in _postgres_pids())
     measured.set()
     for thread in threads:
@@ -492,6 +495,7 @@ def _send(address, messages, connections: int, pid: int, *, check_ids: bool) -> 
         acks=dict(sum((out["codes"] for out in outs), Counter())),
         failures=[f for out in outs for f in out["failures"]],
         cpu_ms=cpu / len(latencies) * 1000,
+        store_cpu_ms=children_cpu / len(latencies) * 1000,
         db_cpu_ms=db_cpu / len(latencies) * 1000,
     )
     return summary
@@ -512,42 +516,47 @@ def _postgres_pids() -> list[int]:
     if connection.vendor != "postgresql":
         return []
     port = str(connection.settings_dict["PORT"])
-    postmaster = None
-    procs = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError, IndexError):
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            procs[int(entry.name)] = ppid
-            words = [w.decode(errors="replace") for w in cmdline]
+    parents = _parents()
+    for pid in parents:
+        with contextlib.suppress(OSError):
+            words = [
+                w.decode(errors="replace")
+                for w in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            ]
             if words[0].endswith("/postgres") and port in _after(words, "-p"):
-                postmaster = int(entry.name)
-    if postmaster is None:
-        return []
-    return [postmaster] + [pid for pid, ppid in procs.items() if ppid == postmaster]
+                return [pid, *_children(pid, parents)]
+    return []
+
+
+def _parents() -> dict[int, int]:
+    """Every process's parent (Linux /proc)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = (entry / "stat").read_text()
+                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    return parents
+
+
+def _children(pid: int, parents: dict[int, int] | None = None) -> list[int]:
+    """The processes `pid` started (the listener's store process)."""
+    parents = _parents() if parents is None else parents
+    return [child for child, parent in parents.items() if parent == pid]
 
 
 def _after(words: list[str], flag: str) -> list[str]:
     return [words[n + 1] for n, word in enumerate(words[:-1]) if word == flag]
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User and system CPU seconds of a process so far (Linux /proc)."""
-    with contextlib.suppress(OSError, IndexError, ValueError):
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return 0.0
-
-
 # -- server processes ---------------------------------------------------------------------
 
 
 @contextlib.contextmanager
-def _server(command: list[str], port: int, log_path: Path):
+def _server(command: list[str], port: int, log_path: Path, ready: bytes = b""):
     """A server in its own process with this process's environment (the benchmark's
-    database); yields its pid once its port accepts connections."""
+    database); yields its pid once its port accepts connections and its output holds
+    `ready`."""
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, cwd=common.ROOT, env=os.environ.copy()
@@ -561,6 +570,8 @@ def _server(command: list[str], port: int, log_path: Path):
                         + log_path.read_text(errors="replace")[-3000:]
                     )
                 try:
+                    if ready not in log_path.read_bytes():
+                        raise OSError("not ready")
                     socket.create_connection(("127.0.0.1", port), timeout=1).close()
                     break
                 except OSError:
@@ -915,7 +926,8 @@ def child(count: int, analyzers: int, single: int, mix: float, reports: int, pro
     port = common.free_port()
     address = ("127.0.0.1", port)
     log_path = var / "listener.log"
-    with _server(_listener_command(port), port, log_path) as pid:
+    # "Listening" is printed once the listener's store process is ready (ADR 0014).
+    with _server(_listener_command(port), port, log_path, ready=b"Listening for HL7") as pid:
         hl7 = {
             "many": _send(address, many, analyzers, pid, check_ids=True),
             "one": _send(address, one, 1, pid, check_ids=True),

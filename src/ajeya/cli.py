@@ -432,8 +432,11 @@ def cmd_lab_listen(args: argparse.Namespace) -> int:
 
     from ajeya.lab.listener import Listener
     from ajeya.lab.spool import SpoolBusy
+    from ajeya.lab.store_process import StoreProcess, StoreUnavailable
 
-    listener = Listener(args.host, args.port)
+    # The database work in a process of its own, on the second core (ADR 0014).
+    store = StoreProcess()
+    listener = Listener(args.host, args.port, store=store)
     try:
         host, port = listener.start()
     except SpoolBusy as exc:
@@ -442,6 +445,10 @@ def cmd_lab_listen(args: argparse.Namespace) -> int:
         if exc.errno == errno.EADDRINUSE:
             raise CLIError(f"port {args.port} on {args.host} is already in use") from None
         raise CLIError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+    try:
+        store.start()  # now rather than on the first message (a second or two)
+    except StoreUnavailable as exc:  # messages are spooled until a store process starts
+        err.print(f"ajeya: warning: {exc}; messages are spooled until it starts")
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     state = listener.spool.describe()
@@ -455,6 +462,7 @@ def cmd_lab_listen(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
         listener.stop()
+        store.stop()
     out.print(f"Stopped; {listener.spool.describe()}.", markup=False, soft_wrap=True)
     return 0
 

@@ -5,6 +5,7 @@ an analyzer sends is lost or stops the listener."""
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import socket
 import subprocess
@@ -368,8 +369,6 @@ def test_the_command_refuses_a_port_in_use_in_one_line(tmp_path):
 
 
 def test_the_command_listens_says_where_and_stops_on_sigterm(tmp_path):
-    import os
-
     env = {
         **os.environ,
         "AJEYA_VAR_DIR": str(tmp_path),
@@ -389,6 +388,7 @@ def test_the_command_listens_says_where_and_stops_on_sigterm(tmp_path):
         assert process.stdout.readline().strip() == f"Spool {tmp_path / 'sp'}: empty"
         with Client(("127.0.0.1", port)) as client:
             assert client.exchange(s.oru(version="3.0"))["MSA"][1:3] == ["AR", "MSG0001"]
+        (store,) = children(process.pid)  # the store process (ADR 0014), started first
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=60)
     finally:
@@ -396,3 +396,15 @@ def test_the_command_listens_says_where_and_stops_on_sigterm(tmp_path):
             process.kill()
     assert process.returncode == 0, err
     assert "Stopped; spool" in out
+    assert not os.path.exists(f"/proc/{store}"), "the store process outlived the listener"
+
+
+def children(pid: int) -> list[int]:
+    """The processes `pid` started (Linux /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError), open(f"/proc/{entry}/stat") as stat:
+                if int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry))
+    return found

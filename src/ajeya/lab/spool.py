@@ -64,9 +64,10 @@ def database_unavailable(exc: BaseException) -> bool:
     refusing writes in a lockdown (the message is then spooled and retried), False for
     every other failure."""
     from ajeya.core.errors import Locked
+    from ajeya.lab.store_process import StoreUnavailable
 
     unavailable = (OperationalError, InterfaceError, *DRIVER_UNAVAILABLE)
-    if isinstance(exc, Locked):  # a lockdown: kept and replayed when it ends, like an outage
+    if isinstance(exc, Locked | StoreUnavailable):  # a lockdown ends; a store process restarts
         return True
     return isinstance(exc, unavailable) or isinstance(exc.__cause__, unavailable)
 

@@ -1,0 +1,206 @@
+"""The listener's store in a process of its own (ADR 0014): what it stores is what the
+in-process store stores, each message keeps its connection's context, and a child
+that dies, hangs, fails or cannot reach its database costs no message."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from django.db import connection
+
+from ajeya.lab.listener import SPOOLED_TEXT, Listener
+from ajeya.lab.models import InboundMessage, MessageStatus, ResultStatus
+from ajeya.lab.spool import Spool, database_unavailable
+from ajeya.lab.store_process import StoreFailed, StoreProcess, StoreUnavailable
+from ajeya.ledger.models import LedgerEntry
+from ajeya.ledger.verification import verify
+from tests.lab import factories as lab
+from tests.lab import hl7_samples as s
+from tests.lab import store_targets
+from tests.lab.hl7_samples import Client
+
+pytestmark = pytest.mark.django_db(transaction=True)
+TARGETS = "tests.lab.store_targets"
+
+
+class Shared:
+    """The test's database where a child process can open it: PostgreSQL's test
+    database as it is; SQLite's (in memory, this process's only) copied to a file, and
+    copied back by `sync` once the child has written."""
+
+    def __init__(self, tmp_path) -> None:
+        connection.ensure_connection()
+        if connection.vendor == "postgresql":
+            self.name, self.path = str(connection.settings_dict["NAME"]), None
+            return
+        self.path = tmp_path / "shared.sqlite3"
+        self.name = str(self.path)
+        with sqlite3.connect(self.path) as target:
+            connection.connection.backup(target)
+        target.close()
+
+    def sync(self) -> None:
+        if self.path is not None:
+            source = sqlite3.connect(self.path)
+            try:
+                source.backup(connection.connection)
+            finally:
+                source.close()
+
+
+@pytest.fixture
+def world(tmp_path):
+    """Two received CBC samples, then the database shared (order matters: the copy)."""
+    lab.load_catalogue()
+    samples = [lab.received(lab.walk_in(["CBC"]))[0] for _ in range(2)]
+    return samples, Shared(tmp_path)
+
+
+@pytest.fixture
+def listen(tmp_path):
+    started: list[tuple[Listener, StoreProcess]] = []
+
+    def start(store: StoreProcess, **options) -> Listener:
+        listener = Listener("127.0.0.1", 0, spool=Spool(tmp_path / "spool"), store=store, **options)
+        listener.start()
+        started.append((listener, store))
+        return listener
+
+    yield start
+    for listener, store in started:
+        listener.stop()
+        store.stop()
+
+
+def hgb(accession: str, value: str, control_id: str) -> str:
+    return s.oru(accession, [("HGB", "NM", value, "g/dL")], control_id=control_id)
+
+
+def test_the_listener_stores_through_its_store_process(world, listen):
+    (first, second), shared = world
+    store = StoreProcess(shared.name)
+    listener = listen(store)
+    with Client(listener.address) as one, Client(listener.address) as two:
+        assert one.exchange(s.oru(first.accession, control_id="P1"))["MSA"][1:4] == [
+            "AA",
+            "P1",
+            "3 result(s) stored.",
+        ]
+        assert two.exchange(hgb(second.accession, "12.5", "P2"))["MSA"][1:3] == ["AA", "P2"]
+        # A resend is answered as before, by the same child.
+        assert one.exchange(s.oru(first.accession, control_id="P1"))["MSA"][1:3] == ["AA", "P1"]
+    child = store.pid
+    listener.stop()
+    store.stop()
+    assert child is not None
+    assert store.started == 1
+    shared.sync()
+
+    results = lab.results_of(first)
+    assert results["HB"].value == "13.2"
+    assert results["HB"].status == ResultStatus.ENTERED
+    assert lab.results_of(second)["HB"].value == "12.5"
+    assert list(InboundMessage.objects.order_by("pk").values_list("control_id", "status")) == [
+        ("P1", MessageStatus.APPLIED),
+        ("P2", MessageStatus.APPLIED),
+    ]
+    written = LedgerEntry.objects.filter(subject_type="lab.result", action="update")
+    assert written.count() == 4  # 3 + 1: nothing twice for the resend
+    assert {(e.ip, e.channel) for e in written} == {("127.0.0.1", "hl7")}  # the connection's
+    report = verify()
+    assert report.ok, report.findings
+
+
+def test_a_child_that_dies_after_its_commit_loses_nothing_and_stores_nothing_twice(
+    world, listen, tmp_path, monkeypatch
+):
+    (sample, _), shared = world
+    monkeypatch.setenv(store_targets.MARK, str(tmp_path / "died"))
+    store = StoreProcess(shared.name, target=f"{TARGETS}:stores_then_dies")
+    listener = listen(store, retry_seconds=0.01)
+    with Client(listener.address) as client:
+        ack = client.exchange(s.oru(sample.accession, control_id="D1"))
+    # Its answer never came: the message went to the spool, and was acknowledged.
+    assert ack["MSA"][1:4] == ["AA", "D1", SPOOLED_TEXT]
+    assert listener.wait_idle(timeout=60), "the spool never drained"
+    listener.stop()
+    store.stop()
+    assert store.started == 2  # the next call started a new child
+    shared.sync()
+
+    (message,) = InboundMessage.objects.all()
+    assert (message.control_id, message.status, message.spooled) == ("D1", "applied", False)
+    assert LedgerEntry.objects.filter(subject_type="lab.result", action="update").count() == 3
+    assert lab.results_of(sample)["HB"].value == "13.2"
+
+
+def test_a_child_that_hangs_is_stopped_and_its_batch_spooled(world, listen, tmp_path, monkeypatch):
+    (sample, _), shared = world
+    monkeypatch.setenv(store_targets.MARK, str(tmp_path / "hung"))
+    store = StoreProcess(shared.name, target=f"{TARGETS}:hangs", answer_seconds=0.5)
+    listener = listen(store, retry_seconds=0.01)
+    with Client(listener.address) as client:
+        assert client.exchange(hgb(sample.accession, "11.0", "H1"))["MSA"][1:4] == [
+            "AA",
+            "H1",
+            SPOOLED_TEXT,
+        ]
+    assert listener.wait_idle(timeout=60), "the spool never drained"
+    listener.stop()
+    store.stop()
+    shared.sync()
+    assert store.started == 2
+    (message,) = InboundMessage.objects.all()
+    assert (message.control_id, message.status, message.spooled) == ("H1", "applied", True)
+    assert lab.results_of(sample)["HB"].value == "11.0"
+
+
+def test_a_failure_in_the_child_costs_only_its_message(world, tmp_path):
+    (sample, _), shared = world
+    store = StoreProcess(shared.name, target=f"{TARGETS}:refuses_poison")
+    listener = Listener("127.0.0.1", 0, spool=Spool(tmp_path / "spool"), store=store)
+    try:
+        with pytest.raises(StoreFailed, match="ValueError: a bug met a poisoned message"):
+            store([lab.oru(sample.accession, [("HGB", "9.0")], control_id="POISON0")])
+        acks = listener.process_many(
+            [
+                s.oru(sample.accession, control_id="POISON1").encode(),
+                hgb(sample.accession, "12.0", "GOOD1").encode(),
+            ],
+            "10.0.0.7",
+        )
+    finally:
+        store.stop()
+    assert [s.parse_ack(a)["MSA"][1:3] for a in acks] == [["AE", "POISON1"], ["AA", "GOOD1"]]
+    assert "could not store this message (internal error)" in acks[0]
+    shared.sync()
+    assert list(InboundMessage.objects.values_list("control_id", flat=True)) == ["GOOD1"]
+    (kept,) = Spool(tmp_path / "spool").rejected()
+    assert b"POISON1" in kept.read_bytes()
+    assert "StoreFailed: ValueError: a bug met a poisoned message" in (
+        kept.with_name(kept.name + ".txt").read_text()
+    )
+
+
+def test_a_database_the_child_cannot_reach_is_an_unavailable_database(tmp_path):
+    if connection.vendor == "postgresql":
+        unreachable = "ajeya_no_such_database"
+    else:
+        unreachable = str(tmp_path / "no" / "such" / "dir" / "db.sqlite3")
+    store = StoreProcess(unreachable)
+    try:
+        with pytest.raises(StoreUnavailable, match="OperationalError") as raised:
+            store([lab.oru("2600000018", [("HGB", "9.0")], control_id="U1")])
+    finally:
+        store.stop()
+    assert database_unavailable(raised.value)  # so the listener spools
+
+
+def test_a_child_that_cannot_start_is_unavailable_in_one_line():
+    store = StoreProcess(target="tests.lab.no_such_module:store")
+    try:
+        with pytest.raises(StoreUnavailable, match=r"did not start \(exit code 2\)"):
+            store([lab.oru("2600000018", [("HGB", "9.0")], control_id="U2")])
+    finally:
+        store.stop()
