@@ -2,7 +2,9 @@
 messages framed in MLLP (0x0B … 0x1C 0x0D); each is read, stored and acknowledged on
 the same connection. A thread per connection receives; one store thread reads, stores
 (in batches: `analyzer_messages_store`) and acknowledges, so the interpreter is not
-handed between threads for every message (ADR 0013).
+handed between threads for every message (ADR 0013). `ajeya lab listen` gives it a
+store that runs in a process of its own (`ajeya.lab.store_process`, ADR 0014): the
+storing then has a core, and the reading and the sockets the other.
 
 Nothing an analyzer sends is thrown away: a stored message becomes an InboundMessage
 whatever its fate; a frame that cannot be read, is refused or is cut off is kept in
