@@ -464,7 +464,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "ajeya.core.logs.StderrHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": AJEYA_LOG_LEVEL},
     # The worker's consumer attaches its own handler to "huey"; do not print twice.
     "loggers": {"axes": {"level": "WARNING"}, "huey": {"propagate": False}},
