@@ -309,6 +309,18 @@ def test_only_allowed_analyzers_may_connect(serve, tmp_path):
         assert client.exchange(s.oru())["MSA"][1] == "AA"
 
 
+def test_a_connection_accepted_as_the_listener_stops_is_closed_not_served(serve):
+    listener = serve(store=accept_all)
+    with listener._guard:  # the accept thread waits here with the connection it took
+        client = socket.create_connection(listener.address, timeout=30)
+        listener._stopping.set()  # as stop() does before it lists the connections
+    try:
+        assert client.recv(1) == b""  # closed: no thread was started to serve it
+        assert not listener._clients
+    finally:
+        client.close()
+
+
 def test_a_second_listener_on_the_same_spool_is_refused(serve, spool):
     from ajeya.lab.spool import SpoolBusy
 

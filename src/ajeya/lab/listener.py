@@ -371,6 +371,9 @@ class Listener:
                 sock.close()
                 continue
             with self._guard:
+                if self._stopping.is_set():  # stop() has taken its list of connections
+                    sock.close()
+                    break
                 if len(self._clients) >= self.max_connections:
                     log.warning(
                         "HL7 listener: %s refused, %d connections open", peer, len(self._clients)
