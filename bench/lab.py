@@ -16,7 +16,9 @@ message is for a sample of its own: --messages + --single + --profile-messages p
    at a time, each waiting for
    its ACK before the next, as analyzers do: messages/s, p50/p99/max per message, the
    ack codes (all must be AA and name the message's control id), the CPU time the
-   listener (and PostgreSQL) spent a message, and afterwards, in the database, the
+   listener, its store process (ADR 0014) and PostgreSQL spent a message (the clients
+   start once the listener prints "Listening", i.e. once its store process is ready),
+   and afterwards, in the database, the
    results ENTERED and the InboundMessages APPLIED. Then one connection alone sends
    --single (default 100) messages for other samples.
    Baselines in the same run: the same clients against a trivial MLLP server in the
