@@ -169,8 +169,11 @@ def _attack_and_recover(hospital, tmp_path):
     safe = {uhid for uhid, at in committed if dt.datetime.fromisoformat(at) < rounds[-1]}
     assert safe, "traffic ran long enough to be shipped"
     assert safe <= restored, sorted(safe - restored)[:5]
-    # ... nothing was invented, and nothing from before the traffic was lost.
-    assert restored <= before | {uhid for uhid, _ in committed}
+    # ... nothing was invented, and nothing from before the traffic was lost. The kill
+    # can land between a registration's commit and its line: that one, committed and
+    # perhaps shipped, is the only one the test may not have heard of.
+    unannounced = restored - before - {uhid for uhid, _ in committed}
+    assert len(unannounced) <= 1, sorted(unannounced)[:5]
     assert before <= restored
     assert _hashes(place / "reports-archive") == documents
     verify = hospital.run("verify", var=place, database_url=url, check=False)
