@@ -445,17 +445,17 @@ def cmd_lab_listen(args: argparse.Namespace) -> int:
         if exc.errno == errno.EADDRINUSE:
             raise CLIError(f"port {args.port} on {args.host} is already in use") from None
         raise CLIError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
-    try:
-        store.start()  # now rather than on the first message (a second or two)
-    except StoreUnavailable as exc:  # messages are spooled until a store process starts
-        err.print(f"ajeya: warning: {exc}; messages are spooled until it starts")
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    state = listener.spool.describe()
-    out.print(f"Listening for HL7 (MLLP) on {host}:{port} (Ctrl+C stops it)", markup=False)
-    out.print(state[0].upper() + state[1:], markup=False, soft_wrap=True)
-    sys.stdout.flush()
     try:
+        try:
+            store.start()  # now rather than on the first message (a second or two)
+        except StoreUnavailable as exc:  # messages are spooled until a store process starts
+            err.print(f"ajeya: warning: {exc}; messages are spooled until it starts")
+        state = listener.spool.describe()
+        out.print(f"Listening for HL7 (MLLP) on {host}:{port} (Ctrl+C stops it)", markup=False)
+        out.print(state[0].upper() + state[1:], markup=False, soft_wrap=True)
+        sys.stdout.flush()
         stop.wait()
     except KeyboardInterrupt:
         pass

@@ -40,3 +40,17 @@ def hangs(messages):
     if _first_time():
         threading.Event().wait()
     return analyzer_messages_store(messages)
+
+
+def says_its_timeouts(messages):
+    """Answers each message with its database session's lock and statement timeouts."""
+    from django.db import connection
+
+    from ajeya.lab.services import Outcome
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW lock_timeout")
+        lock = cursor.fetchone()[0]
+        cursor.execute("SHOW statement_timeout")
+        statement = cursor.fetchone()[0]
+    return [Outcome(ack="AA", text=f"{lock} {statement}") for _ in messages]

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 
 import pytest
 from hypothesis import given
@@ -17,7 +18,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from ajeya.lab import services
-from ajeya.lab.listener import Listener
+from ajeya.lab.listener import SPOOLED_TEXT, Listener
 from ajeya.lab.models import InboundMessage, MessageStatus, RejectionReason, ResultSource
 from ajeya.lab.services import Outcome
 from ajeya.lab.spool import Spool
@@ -309,10 +310,26 @@ def test_only_allowed_analyzers_may_connect(serve, tmp_path):
         assert client.exchange(s.oru())["MSA"][1] == "AA"
 
 
+class AnnouncedGuard(threading.Condition):
+    """The listener's guard, saying when the accept thread comes to take it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.accepting = threading.Event()
+
+    def __enter__(self):
+        if threading.current_thread().name == "hl7-accept":
+            self.accepting.set()
+        return super().__enter__()
+
+
 def test_a_connection_accepted_as_the_listener_stops_is_closed_not_served(serve):
     listener = serve(store=accept_all)
-    with listener._guard:  # the accept thread waits here with the connection it took
+    listener._guard = guard = AnnouncedGuard()
+    with guard:
         client = socket.create_connection(listener.address, timeout=30)
+        # The accept thread has taken the connection and waits here for the guard.
+        assert guard.accepting.wait(30)
         listener._stopping.set()  # as stop() does before it lists the connections
     try:
         assert client.recv(1) == b""  # closed: no thread was started to serve it
@@ -400,6 +417,13 @@ def test_the_command_listens_says_where_and_stops_on_sigterm(tmp_path):
         assert process.stdout.readline().strip() == f"Spool {tmp_path / 'sp'}: empty"
         with Client(("127.0.0.1", port)) as client:
             assert client.exchange(s.oru(version="3.0"))["MSA"][1:3] == ["AR", "MSG0001"]
+            # A readable message reaches the store process, which finds no tables here
+            # (never migrated): an unavailable database, so it is spooled.
+            assert client.exchange(s.oru(control_id="MSG0002"))["MSA"][1:4] == [
+                "AA",
+                "MSG0002",
+                SPOOLED_TEXT,
+            ]
         (store,) = children(process.pid)  # the store process (ADR 0014), started first
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=60)

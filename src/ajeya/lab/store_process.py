@@ -37,6 +37,7 @@ START_SECONDS = 120.0  # for a child to set Django up and say it is ready
 # For a batch's answer: SQLite gives up on a lock after 20 s; a batch still running
 # after this is stuck (a lock never released), and is spooled rather than waited for.
 ANSWER_SECONDS = 120.0
+PG_TIMEOUTS = (("lock_timeout", "60s"), ("statement_timeout", "90s"))
 STOP_SECONDS = 10.0
 READY = "ready"
 
@@ -61,15 +62,18 @@ class StoreProcess:
         *,
         target: str = TARGET,
         answer_seconds: float = ANSWER_SECONDS,
+        stop_seconds: float = STOP_SECONDS,
     ) -> None:
         # The database the child opens: by default the one this process has open (a
         # test's test database).
         self.database_name = database_name
         self.target = target  # "module:function", the batch store the child runs
         self.answer_seconds = answer_seconds
+        self.stop_seconds = stop_seconds
         self._process: subprocess.Popen | None = None
         self._conn: Connection | None = None
         self._lock = threading.Lock()
+        self._closed = False
         self.started = 0  # children started, the first included
 
     def __call__(self, messages: list) -> list:
@@ -109,21 +113,37 @@ class StoreProcess:
             self._ensure_started()
 
     def stop(self) -> None:
-        with self._lock:
+        """End the child, and start no other. A batch still being stored after
+        `stop_seconds` is cut off (killed: its transaction never commits), and its caller
+        gets StoreUnavailable, so the listener spools it for the next start."""
+        self._closed = True
+        if not self._lock.acquire(timeout=self.stop_seconds):
+            process = self._process
+            if process is not None:
+                process.kill()  # the caller waiting on it sees the pipe close at once
+            self._lock.acquire()
+        try:
             if self._conn is not None:
                 with contextlib.suppress(OSError):
                     self._conn.send(None)
             self._end()
+        finally:
+            self._lock.release()
 
     def _ensure_started(self) -> Connection:
         if self._conn is not None and self._process is not None:
             if self._process.poll() is None:
                 return self._conn
             self._end()
+        if self._closed:
+            raise StoreUnavailable("the listener is stopping")
         from django.db import connection
 
         name = self.database_name or str(connection.settings_dict["NAME"])
-        ours, theirs = socket.socketpair()
+        try:
+            ours, theirs = socket.socketpair()
+        except OSError as exc:  # out of file descriptors, say: not the batch's fault
+            raise StoreUnavailable(f"the store process could not start: {exc}") from None
         try:
             process = subprocess.Popen(  # noqa: S603 - this interpreter, our module
                 [
@@ -171,7 +191,7 @@ class StoreProcess:
         if kill:
             process.kill()
         try:
-            return process.wait(STOP_SECONDS)
+            return process.wait(self.stop_seconds)
         except subprocess.TimeoutExpired:
             process.kill()
             return process.wait()
@@ -221,6 +241,14 @@ def main(argv: list[str]) -> int:
     from django.db import connection
 
     connection.settings_dict["NAME"] = database_name
+    if connection.vendor == "postgresql":
+        # A batch stuck behind a lock fails in the database, well before the listener
+        # gives up on this process (ANSWER_SECONDS): killing a client does not cancel
+        # its backend's lock wait, which would go on holding the locks it has.
+        options = connection.settings_dict.setdefault("OPTIONS", {})
+        options["options"] = " ".join(
+            [options.get("options", ""), *(f"-c {name}={value}" for name, value in PG_TIMEOUTS)]
+        ).strip()
     conn = Connection(fd)
     module, _, function = target.partition(":")
     try:
