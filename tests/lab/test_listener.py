@@ -402,6 +402,8 @@ def test_the_command_listens_says_where_and_stops_on_sigterm(tmp_path):
         **os.environ,
         "AJEYA_VAR_DIR": str(tmp_path),
         "AJEYA_HL7_SPOOL_DIR": str(tmp_path / "sp"),
+        # A database never migrated, on either CI run: the store finds no tables.
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}",
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "ajeya", "lab", "listen", "--host", "127.0.0.1", "--port", "0"],
