@@ -28,6 +28,13 @@ def stores_then_dies(messages):
     return outcomes
 
 
+def dies_on_poison(messages):
+    """Dies, as a crash of the interpreter would, on any batch holding a KILL message."""
+    if any(m.control_id.startswith("KILL") for m in messages):
+        os._exit(4)
+    return analyzer_messages_store(messages)
+
+
 def refuses_poison(messages):
     """Fails any batch holding a control id starting POISON, as a bug would."""
     if any(m.control_id.startswith("POISON") for m in messages):

@@ -161,6 +161,43 @@ def test_a_child_that_hangs_is_stopped_and_its_batch_spooled(world, listen, tmp_
     assert lab.results_of(sample)["HB"].value == "11.0"
 
 
+def test_a_message_that_kills_the_child_every_time_is_set_aside_not_retried_forever(world, listen):
+    (sample, _), shared = world
+    store = StoreProcess(shared.name, target=f"{TARGETS}:dies_on_poison")
+    listener = listen(store, retry_seconds=0.01)
+    with Client(listener.address) as client:
+        assert client.exchange(hgb(sample.accession, "10.1", "GOOD1"))["MSA"][1:3] == [
+            "AA",
+            "GOOD1",
+        ]
+        # The child dies on it: spooled; and the next one waits behind it in the spool.
+        assert client.exchange(hgb(sample.accession, "10.2", "KILL1"))["MSA"][1:4] == [
+            "AA",
+            "KILL1",
+            SPOOLED_TEXT,
+        ]
+        assert client.exchange(hgb(sample.accession, "10.3", "GOOD2"))["MSA"][1:4] == [
+            "AA",
+            "GOOD2",
+            SPOOLED_TEXT,
+        ]
+    assert listener.wait_idle(timeout=120), "the spool never drained"
+    listener.stop()
+    store.stop()
+    shared.sync()
+    assert list(InboundMessage.objects.order_by("pk").values_list("control_id", flat=True)) == [
+        "GOOD1",
+        "GOOD2",
+    ]
+    assert lab.results_of(sample)["HB"].value == "10.3"
+    (kept,) = Spool(listener.spool.directory).rejected()
+    assert b"KILL1" in kept.read_bytes()
+    assert "the store process died 3 times storing it" in (
+        kept.with_name(kept.name + ".txt").read_text()
+    )
+    assert store.started == 5  # died on it live; died on it three times in replay; GOOD2
+
+
 def test_a_failure_in_the_child_costs_only_its_message(world, tmp_path):
     (sample, _), shared = world
     store = StoreProcess(shared.name, target=f"{TARGETS}:refuses_poison")

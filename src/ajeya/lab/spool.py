@@ -33,6 +33,7 @@ from django.db import InterfaceError, OperationalError, connection
 from ajeya.core import clock, context
 from ajeya.lab import hl7
 from ajeya.lab.services import AckCode, AnalyzerMessage, Outcome
+from ajeya.lab.store_process import StoreCrashed, StoreUnavailable
 
 try:  # PostgreSQL's driver raises its own errors when Django did not wrap them
     import psycopg
@@ -64,7 +65,6 @@ def database_unavailable(exc: BaseException) -> bool:
     refusing writes in a lockdown (the message is then spooled and retried), False for
     every other failure."""
     from ajeya.core.errors import Locked
-    from ajeya.lab.store_process import StoreUnavailable
 
     unavailable = (OperationalError, InterfaceError, *DRIVER_UNAVAILABLE)
     if isinstance(exc, Locked | StoreUnavailable):  # a lockdown ends; a store process restarts
@@ -116,6 +116,11 @@ class Spooled:
     request_id: str
 
 
+# A spooled message on which the store process died this many times is set
+# aside: it would otherwise hold up every message behind it (ADR 0014).
+CRASHES_BEFORE_SET_ASIDE = 3
+
+
 @dataclass
 class ReplayReport:
     stored: int = 0
@@ -132,6 +137,7 @@ class Spool:
         self.rejected_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._changed = threading.Condition()
         self._lock_fd: int | None = None
+        self._crashes: dict[str, int] = {}  # spool file: store processes it has ended
         names = self._numbers()
         self._count = len(names)
         self._next = (max(names) + 1) if names else 1
@@ -231,6 +237,12 @@ class Spool:
             self._count = max(self._count - 1, 0)
             self._changed.notify_all()
 
+    def crashed(self, path: Path) -> int:
+        """Count a store process that died storing this file; the count so far."""
+        with self._changed:
+            self._crashes[path.name] = self._crashes.get(path.name, 0) + 1
+            return self._crashes[path.name]
+
     def set_aside(self, path: Path, reason: str) -> Path:
         """A spooled message that cannot be stored moves to rejected/ with the reason."""
         with self._changed:
@@ -312,6 +324,19 @@ def _replay_one(spool: Spool, path: Path, store: Store, report: ReplayReport) ->
         with context.bind(hl7_context(item.peer, item.request_id, message.sending_application)):
             outcome = store(message)
     except Exception as exc:
+        if isinstance(exc, StoreCrashed) and spool.crashed(path) >= CRASHES_BEFORE_SET_ASIDE:
+            log.error(
+                "spool: the store process died %d times storing %s (%s %s); set aside",
+                CRASHES_BEFORE_SET_ASIDE,
+                path.name,
+                message.sending_application,
+                message.control_id,
+            )
+            spool.set_aside(
+                path, f"the store process died {CRASHES_BEFORE_SET_ASIDE} times storing it: {exc}"
+            )
+            report.set_aside += 1
+            return
         if database_unavailable(exc):
             close_connection()
             report.unavailable = True

@@ -47,6 +47,12 @@ class StoreUnavailable(Exception):
     database is unavailable): the listener spools the messages and retries."""
 
 
+class StoreCrashed(StoreUnavailable):
+    """The store process died or stopped answering while it stored a batch: perhaps the
+    database, perhaps the batch itself (the replay sets aside a message that does this
+    every time it is stored)."""
+
+
 class StoreFailed(Exception):
     """The store process stored nothing of a batch, for a reason other than the
     database (the listener retries its messages one at a time)."""
@@ -88,14 +94,14 @@ class StoreProcess:
                 conn.send(messages)
                 if not conn.poll(self.answer_seconds):
                     self._end(kill=True)
-                    raise StoreUnavailable(
+                    raise StoreCrashed(
                         f"the store process did not answer in {self.answer_seconds:g} s: "
                         "stopped, and a new one starts for the next batch"
                     )
                 kind, value = conn.recv()
             except (EOFError, OSError):
                 code = self._end()
-                raise StoreUnavailable(
+                raise StoreCrashed(
                     f"the store process ended (exit code {code}) before answering"
                 ) from None
         if kind == "ok":
