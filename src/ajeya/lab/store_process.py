@@ -6,8 +6,9 @@ hands each batch of read messages to a child process that stores them
 thread at a time, and storing was three quarters of a message's time: in two
 processes the reading and the sockets get the second core.
 
-The child is `python -m ajeya.lab.store_process FD`: the same interpreter, settings
-and environment as the listener, talking over a socket pair with
+The child is `python -m ajeya.lab.store_process FD DATABASE TARGET` (the socket's
+descriptor, the database name the listener has open, the batch store to run): the
+same interpreter, settings and environment as the listener, talking over a socket pair with
 `multiprocessing.connection` (length-prefixed pickles), one batch at a time. It keeps
 no state of its own but the catalogue cache every process keeps: whatever it has
 stored is committed before it answers, so a child that dies costs nothing stored.
