@@ -4,8 +4,10 @@ that dies, hangs, fails or cannot reach its database costs no message."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import sqlite3
 import threading
 import time
@@ -40,17 +42,13 @@ class Shared:
             return
         self.path = tmp_path / "shared.sqlite3"
         self.name = str(self.path)
-        with sqlite3.connect(self.path) as target:
+        with contextlib.closing(sqlite3.connect(self.path)) as target:
             connection.connection.backup(target)
-        target.close()
 
     def sync(self) -> None:
         if self.path is not None:
-            source = sqlite3.connect(self.path)
-            try:
+            with contextlib.closing(sqlite3.connect(self.path)) as source:
                 source.backup(connection.connection)
-            finally:
-                source.close()
 
 
 @pytest.fixture
@@ -298,7 +296,7 @@ def _wait_for(condition, seconds: float = 30.0) -> bool:
 
 
 @pytest.mark.postgres
-def test_on_postgresql_a_stuck_batch_fails_in_the_database_before_it_is_killed():
+def test_on_postgresql_the_childs_lock_and_statement_timeouts_come_before_its_limit():
     if connection.vendor != "postgresql":
         pytest.skip("SQLite gives up on a lock by itself (busy_timeout, 20 s)")
     store = StoreProcess(target=f"{TARGETS}:says_its_timeouts")
@@ -307,3 +305,18 @@ def test_on_postgresql_a_stuck_batch_fails_in_the_database_before_it_is_killed()
     finally:
         store.stop()
     assert outcome.text == "1min 90s"  # both below the listener's 120 s
+
+
+def test_a_child_that_cannot_be_given_a_socket_is_unavailable_not_the_batchs_fault(
+    monkeypatch,
+):
+    def out_of_descriptors():
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(socket, "socketpair", out_of_descriptors)
+    store = StoreProcess()
+    with pytest.raises(StoreUnavailable, match=r"could not start: .*Too many open files") as raised:
+        store([lab.oru("2600000018", [("HGB", "9.0")], control_id="F1")])
+    assert database_unavailable(raised.value)  # spooled, not answered AE and kept
+    assert store.started == 0
+    assert store.pid is None

@@ -505,9 +505,11 @@ class Listener:
         return message
 
     @staticmethod
-    def _ack(message: AnalyzerMessage, outcome: Outcome) -> str:
+    def _ack(message: AnalyzerMessage | str, outcome: Outcome) -> str:
+        """The acknowledgement of a message (or of the text of its header)."""
+        text = message if isinstance(message, str) else message.raw
         code = outcome.error_code or ("" if outcome.ack == AckCode.ACCEPT else "207")
-        return hl7.build_ack(hl7.read_header(message.raw), outcome.ack, outcome.text, code)
+        return hl7.build_ack(hl7.read_header(text), outcome.ack, outcome.text, code)
 
     # -- the store thread --------------------------------------------------------------
 
@@ -561,15 +563,8 @@ class Listener:
             acks = self._acknowledge([self._prepare(i.frame, i.peer) for i in batch])
         except Exception:  # the listener's own fault: answered AE, so the analyzer resends
             log.exception("HL7 listener: a batch of %d message(s) failed", len(batch))
-            acks = [
-                hl7.build_ack(
-                    hl7.read_header(i.frame.head.decode("utf-8", "replace")),
-                    AckCode.ERROR,
-                    _internal_error().text,
-                    "207",
-                )
-                for i in batch
-            ]
+            failed = _internal_error()
+            acks = [self._ack(i.frame.head.decode("utf-8", "replace"), failed) for i in batch]
         self.batches += 1
         self.batched += len(batch)
         for incoming, ack in zip(batch, acks, strict=True):

@@ -1321,13 +1321,13 @@ def _seen(message: AnalyzerMessage) -> Outcome | None:
 def _seen_many(messages: list[AnalyzerMessage]) -> dict[tuple[str, str, str], Outcome]:
     """The answers given before to those of these messages that came before (one plain
     statement: it runs for every batch)."""
-    table = InboundMessage._meta.db_table
     wanted = {_message_key(m) for m in messages}
     ids = sorted({m.control_id for m in messages})
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT sending_application, sending_facility, control_id, ack_code, detail, "  # noqa: S608
-            f"status, error_code FROM {table} WHERE control_id IN ({raw.marks(len(ids))})",
+            f"status, error_code FROM {raw.table(InboundMessage, 'm')} "
+            f"WHERE control_id IN ({raw.marks(len(ids))})",
             ids,
         )
         rows = cursor.fetchall()
