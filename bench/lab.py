@@ -21,6 +21,10 @@ message is for a sample of its own: --messages + --single + --profile-messages p
    and afterwards, in the database, the
    results ENTERED and the InboundMessages APPLIED. Then one connection alone sends
    --single (default 100) messages for other samples.
+   --history (default 400) of the patients of the first part had an earlier order of
+   the same panel, stored from the analyzer, verified and authorised during the set-up:
+   their results are compared with those (the delta check), and the tables hold
+   authorised results and earlier messages; the check counts the comparisons.
    Baselines in the same run: the same clients against a trivial MLLP server in the
    same kind of process (the listener's framing, a fixed ACK per frame, no parse, no
    database): the floor of sockets and framing; and reading alone in this process
@@ -41,6 +45,7 @@ The defaults keep a run of both databases to a few minutes on two cores;
 
     uv run python -m bench lab [--messages 800] [--analyzers 16] [--single 100]
                                [--mix 0.5] [--reports 100] [--profile-messages 400]
+                               [--history 400]
                                [--db sqlite|postgres|both]
 """
 
@@ -126,6 +131,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--profile-messages", type=int, default=400, help="messages stored in-process"
     )
+    parser.add_argument(
+        "--history", type=int, default=400, help="patients with an earlier authorised order"
+    )
     args = parser.parse_args(argv)
     if min(args.messages, args.analyzers, args.single, args.profile_messages) < 1:
         parser.error("--messages, --analyzers, --single and --profile-messages must be >= 1")
@@ -135,6 +143,8 @@ def main(argv: list[str]) -> int:
         parser.error("--reports must be between 1 and --messages")
     if args.analyzers > args.messages:
         parser.error("--analyzers cannot exceed --messages")
+    if not 0 <= args.history <= args.messages:
+        parser.error("--history must be between 0 and --messages")
     started = time.perf_counter()
     child_args = [
         str(args.messages),
@@ -143,13 +153,14 @@ def main(argv: list[str]) -> int:
         str(args.mix),
         str(args.reports),
         str(args.profile_messages),
+        str(args.history),
     ]
     results = common.run_on_databases(
         args.db,
         "bench.lab",
         child_args,
         f"{args.messages:,} messages on {args.analyzers} connections, {args.single:,} on one, "
-        f"{args.mix:.0%} CBC; {args.reports} reports",
+        f"{args.mix:.0%} CBC; {args.history} with history; {args.reports} reports",
     )
     return common.report("lab", results, started, _print_run)
 
@@ -220,7 +231,9 @@ def _print_run(kind: str, run: dict) -> None:
     common.console.print(
         f"{kind}: in the database {ok}: results ENTERED {check['entered']:,} "
         f"(expected {check['expected_entered']:,}), messages APPLIED {check['applied']:,} "
-        f"(expected {check['expected_applied']:,}), rejected frames {check['rejected_frames']}"
+        f"(expected {check['expected_applied']:,}), rejected frames {check['rejected_frames']}, "
+        f"results compared with an earlier one {check.get('compared', 0):,} "
+        f"(expected {check.get('expected_compared', 0):,})"
     )
     for line in check.get("log_errors", []):
         common.console.print(f"  listener log: {line}", style="red", markup=False)
@@ -243,7 +256,8 @@ def _print_run(kind: str, run: dict) -> None:
         common.console.print(f"{kind}: {name}: {len(sql)} statements: {_query_kinds(sql)}")
     setup = run["setup"]
     common.console.print(
-        f"{kind}: setup {run['setup_seconds']:.0f} s: {setup['patients']:,} patients; "
+        f"{kind}: setup {run['setup_seconds']:.0f} s: {setup['patients']:,} patients, "
+        f"{setup.get('history', 0):,} with an earlier authorised order; "
         + ", ".join(
             f"{name} {m['per_second']:,.0f}/s (p50 {m['p50_ms']:.1f} ms)"
             for name, m in setup["steps"].items()
@@ -337,7 +351,7 @@ def _orders(count: int, mix: float) -> list[str]:
     return panels
 
 
-def _setup(total: int, mix: float) -> dict:
+def _setup(total: int, mix: float, history: int = 0) -> dict:
     from ajeya.core.roles import Role
     from ajeya.lab import catalogue, services
     from ajeya.lab.models import OrderSource
@@ -355,6 +369,7 @@ def _setup(total: int, mix: float) -> dict:
         "sample_collect": [],
         "sample_receive": [],
     }
+    _history(patients[:history], panels[:history], technician, pathologist)
     samples = []
     for patient, panel in zip(patients, panels, strict=True):
         t0 = time.perf_counter()
@@ -381,6 +396,44 @@ def _setup(total: int, mix: float) -> dict:
         "samples": samples,
         "steps": {name: common.latency_summary(ts) for name, ts in timings.items()},
     }
+
+
+def _history(patients, panels, technician, pathologist) -> None:
+    """An earlier order of the same panel for each of `patients`, its results from the
+    analyzer (stored through the services, as the listener stores them), verified and
+    authorised: the delta check of the measured messages then finds a previous value,
+    and the tables hold authorised results and earlier messages, as a working
+    laboratory's do."""
+    from ajeya.core import context
+    from ajeya.lab import hl7, services
+    from ajeya.lab.models import OrderSource
+    from ajeya.lab.spool import hl7_context
+
+    rng = random.Random(5)
+    accessions, messages = [], []
+    for n, (patient, panel) in enumerate(zip(patients, panels, strict=True), start=1):
+        order = services.order_create(
+            actor=technician,
+            patient=patient,
+            tests=[panel],
+            source=OrderSource.WALK_IN,
+            referring_doctor="Dr. Outside Referrer",
+        )
+        (sample,) = order.samples.all()
+        services.sample_collect(actor=technician, sample=sample)
+        services.sample_receive(actor=technician, accession=sample.accession)
+        data = _message(panel, sample.accession, patient.uhid, f"BENCH-H{n:06d}", rng)
+        message = hl7.read_oru(hl7.decode(data))
+        message.context = hl7_context("127.0.0.1", context.new_request_id(), "bench")
+        messages.append(message)
+        accessions.append(sample.accession)
+    for start in range(0, len(messages), BATCH):
+        outcomes = services.analyzer_messages_store(messages[start : start + BATCH])
+        if any(o.ack != "AA" for o in outcomes):
+            raise SystemExit(f"a history message was refused: {outcomes}")
+    for accession in accessions:
+        services.results_verify(actor=technician, sample=accession)
+        services.results_authorise(actor=pathologist, sample=accession)
 
 
 def _message(panel: str, accession: str, uhid: str, control_id: str, rng) -> bytes:
@@ -759,7 +812,7 @@ def _summarise(
     return summary
 
 
-def _check(prefix_many: str, prefix_one: str, messages) -> dict:
+def _check(prefix_many: str, prefix_one: str, messages, history: int = 0) -> dict:
     from django.db.models import Q
 
     from ajeya.lab.models import (
@@ -779,13 +832,23 @@ def _check(prefix_many: str, prefix_one: str, messages) -> dict:
         status=ResultStatus.ENTERED, source=ResultSource.ANALYZER, message__in=mine
     ).count()
     rejected = _rejected_frames()
+    # The delta check compared each result of a patient with history to the earlier one.
+    compared = Result.objects.filter(message__in=mine).exclude(previous_value="").count()
+    expected_compared = sum(
+        len(CBC_VALUES) if p == CBC_PANEL else 1 for p, _, _ in messages[:history]
+    )
     return {
         "entered": entered,
         "expected_entered": expected_entered,
+        "compared": compared,
+        "expected_compared": expected_compared,
         "applied": applied,
         "expected_applied": len(messages),
         "rejected_frames": rejected,
-        "ok": entered == expected_entered and applied == len(messages) and rejected == 0,
+        "ok": entered == expected_entered
+        and applied == len(messages)
+        and rejected == 0
+        and compared == expected_compared,
     }
 
 
@@ -899,13 +962,15 @@ PDF_BUCKETS = [
 # -- the child ------------------------------------------------------------------------------
 
 
-def child(count: int, analyzers: int, single: int, mix: float, reports: int, profile: int) -> None:
+def child(
+    count: int, analyzers: int, single: int, mix: float, reports: int, profile: int, history: int
+) -> None:
     started = time.perf_counter()
     common.setup_django()
     from django.conf import settings
     from django.db import connection
 
-    world = _setup(count + single + profile, mix)
+    world = _setup(count + single + profile, mix, history)
     setup_seconds = time.perf_counter() - started
     rng = random.Random(6)
     samples = world["samples"]
@@ -934,7 +999,7 @@ def child(count: int, analyzers: int, single: int, mix: float, reports: int, pro
             "many": _send(address, many, analyzers, pid, check_ids=True),
             "one": _send(address, one, 1, pid, check_ids=True),
         }
-    hl7["check"] = _check("BENCH-M", "BENCH-S", many + one)
+    hl7["check"] = _check("BENCH-M", "BENCH-S", many + one, history)
     logged = log_path.read_text(errors="replace").splitlines()
     hl7["check"]["log_errors"] = [line for line in logged if " ERROR " in line][:10]
     hl7["check"]["ok"] = hl7["check"]["ok"] and not hl7["check"]["log_errors"]
@@ -963,7 +1028,11 @@ def child(count: int, analyzers: int, single: int, mix: float, reports: int, pro
                 "profile": profiled,
                 "pdf": pdfs,
                 "pdf_profile": pdf_profile,
-                "setup": {"patients": len(samples), "steps": world["steps"]},
+                "setup": {
+                    "patients": len(samples),
+                    "history": history,
+                    "steps": world["steps"],
+                },
                 "setup_seconds": round(setup_seconds, 1),
                 "child_seconds": round(time.perf_counter() - started, 1),
             },
@@ -974,7 +1043,7 @@ def child(count: int, analyzers: int, single: int, mix: float, reports: int, pro
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--child"]:
-        a = sys.argv[2:8]
-        child(int(a[0]), int(a[1]), int(a[2]), float(a[3]), int(a[4]), int(a[5]))
+        a = sys.argv[2:9]
+        child(int(a[0]), int(a[1]), int(a[2]), float(a[3]), int(a[4]), int(a[5]), int(a[6]))
     elif sys.argv[1:2] == ["--ack-server"]:
         ack_server(int(sys.argv[2]))
