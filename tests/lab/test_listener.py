@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from ajeya.lab import listener as listener_module
 from ajeya.lab import services
 from ajeya.lab.listener import SPOOLED_TEXT, Listener
 from ajeya.lab.models import InboundMessage, MessageStatus, RejectionReason, ResultSource
@@ -446,3 +447,112 @@ def children(pid: int) -> list[int]:
                 if int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
                     found.append(int(entry))
     return found
+
+
+# -- two store threads (ADR 0015) ---------------------------------------------------------
+
+
+class Recorded:
+    """What the listener's two store threads did, in order: frames read, batches
+    stored, acknowledgements sent (by control id)."""
+
+    def __init__(self, listener: Listener, monkeypatch, hold: str = "") -> None:
+        self.events: list[tuple[str, object]] = []
+        self.changed = threading.Condition()
+        self.release = threading.Event()
+        self.hold = hold  # the control id whose batch stays in the store until released
+        read, send = listener._prepare, listener_module._send
+
+        def reading(frame, peer):
+            message = read(frame, peer)
+            self.add("read", message.control_id)
+            return message
+
+        def sending(sock, peer, data):
+            send(sock, peer, data)
+            self.add("ack", s.parse_ack(data[1:-2].decode())["MSA"][2])
+
+        monkeypatch.setattr(listener, "_prepare", reading)
+        monkeypatch.setattr(listener_module, "_send", sending)
+
+    def add(self, kind: str, what: object) -> None:
+        with self.changed:
+            self.events.append((kind, what))
+            self.changed.notify_all()
+
+    def wait(self, kind: str, what: object) -> None:
+        with self.changed:
+            assert self.changed.wait_for(lambda: (kind, what) in self.events, 30)
+
+    def store(self, messages):
+        ids = [m.control_id for m in messages]
+        self.add("store", ids)
+        if self.hold in ids:
+            assert self.release.wait(30)
+        return accept_all(messages)
+
+    def of(self, kind: str) -> list:
+        return [what for k, what in self.events if k == kind]
+
+
+def test_the_next_batch_is_read_while_one_is_stored_and_stored_as_soon_as_it_is_free(
+    serve, monkeypatch
+):
+    """While a batch is in the store (the store process), the frames that arrive are
+    read and gathered by the other store thread, and go in as one batch the moment the
+    store is free: the store process is not left idle while the next batch is read."""
+    listener = serve(store=lambda messages: recorded.store(messages))
+    recorded = Recorded(listener, monkeypatch, hold="A1")
+    with (
+        Client(listener.address) as a,
+        Client(listener.address) as b,
+        Client(listener.address) as c,
+    ):
+        a.send(s.oru(control_id="A1"))
+        recorded.wait("store", ["A1"])
+        b.send(s.oru(control_id="B1"))
+        c.send(s.oru(control_id="C1"))
+        recorded.wait("read", "B1")
+        recorded.wait("read", "C1")
+        assert recorded.of("store") == [["A1"]]  # read, and waiting for the store
+        recorded.release.set()
+        assert [x.ack()["MSA"][1:3] for x in (a, b, c)] == [
+            ["AA", "A1"],
+            ["AA", "B1"],
+            ["AA", "C1"],
+        ]
+    first, second = recorded.of("store")
+    assert first == ["A1"]
+    assert sorted(second) == ["B1", "C1"]  # one batch
+    assert recorded.of("ack")[0] == "A1"
+
+
+def test_acknowledgements_go_out_in_the_order_of_their_batches(serve, monkeypatch):
+    """The second batch can be stored before the first batch's acknowledgements are
+    sent (the store is free once the first is stored); its own wait for them."""
+    listener = serve(store=lambda messages: recorded.store(messages))
+    recorded = Recorded(listener, monkeypatch)
+    acks = listener._acks
+    second_stored = threading.Event()
+
+    def slow_acks(prepared, outcomes):
+        if prepared[0].control_id == "A1":  # the first batch, between store and send
+            assert second_stored.wait(30)
+        return acks(prepared, outcomes)
+
+    def store(messages):
+        out = recorded.store(messages)
+        if messages[0].control_id == "B1":
+            second_stored.set()
+        return out
+
+    monkeypatch.setattr(listener, "_acks", slow_acks)
+    listener.store = store
+    with Client(listener.address) as a, Client(listener.address) as b:
+        a.send(s.oru(control_id="A1"))
+        recorded.wait("store", ["A1"])
+        b.send(s.oru(control_id="B1"))
+        assert b.ack()["MSA"][1:3] == ["AA", "B1"]
+        assert a.ack()["MSA"][1:3] == ["AA", "A1"]
+    assert recorded.of("store") == [["A1"], ["B1"]]
+    assert recorded.of("ack") == ["A1", "B1"]

@@ -1,10 +1,13 @@
 """The laboratory's HL7 listener: analyzers connect over TCP and send ORU^R01 result
 messages framed in MLLP (0x0B … 0x1C 0x0D); each is read, stored and acknowledged on
-the same connection. A thread per connection receives; one store thread reads, stores
-(in batches: `analyzer_messages_store`) and acknowledges, so the interpreter is not
-handed between threads for every message (ADR 0013). `ajeya lab listen` gives it a
+the same connection. A thread per connection receives; the store threads read, store
+(in batches: `analyzer_messages_store`) and acknowledge, so the interpreter is not
+handed between threads for every message (ADR 0013). `ajeya lab listen` gives them a
 store that runs in a process of its own (`ajeya.lab.store_process`, ADR 0014): the
-storing then has a core, and the reading and the sockets the other.
+storing then has a core, and the reading and the sockets the other. There are two
+store threads (ADR 0015): while one batch is in the store, the other thread reads the
+frames arriving and hands them over as the next batch the moment the store is free;
+batches are stored, and acknowledged, in the order they were taken.
 
 Nothing an analyzer sends is thrown away: a stored message becomes an InboundMessage
 whatever its fate; a frame that cannot be read, is refused or is cut off is kept in
@@ -232,11 +235,13 @@ class Listener:
     it must behave like `analyzer_messages_store`: an Outcome for each message of a
     batch, or a database error.
 
-    Each connection's thread only receives its bytes and cuts them into frames; one
-    store thread takes every frame waiting on all the connections, reads them, stores
-    the messages as one batch (one transaction, a few statements for the lot) and sends
-    each acknowledgement. The more analyzers send at once, the bigger the batches: a
-    batch's database work costs little more than one message's.
+    Each connection's thread only receives its bytes and cuts them into frames; a
+    store thread takes every frame waiting on all the connections (and those arriving
+    while the store is busy), reads them, stores the messages as one batch (one
+    transaction, a few statements for the lot) and sends each acknowledgement; two such
+    threads take turns, one gathering while the other's batch is stored. The more
+    analyzers send at once, the bigger the batches: a batch's database work costs
+    little more than one message's.
     """
 
     def __init__(
@@ -270,7 +275,12 @@ class Listener:
         self._workers: list[threading.Thread] = []
         self._queued = threading.Condition()
         self._queue: list[_Incoming] = []
-        self._storing = False  # the store thread takes the queue
+        self._storing = False  # the store threads take the queue
+        # Two store threads: while one batch is in the store, the other thread gathers
+        # and reads the next, which goes in as soon as the store is free (ADR 0015).
+        self._gathering = threading.Lock()  # one thread gathers a batch at a time
+        self._busy = False  # a batch is in the store
+        self._turns = self._acknowledged = 0  # batches taken; acknowledged, in order
         self._writer = threading.Lock()  # the store and replay threads take turns
         self.batches = self.batched = 0  # batches stored, and the messages in them
 
@@ -291,7 +301,8 @@ class Listener:
         for target, name in (
             (self._accept_loop, "hl7-accept"),
             (self._replay_loop, "hl7-replay"),
-            (self._store_loop, "hl7-store"),
+            (self._store_loop, "hl7-store-1"),
+            (self._store_loop, "hl7-store-2"),
         ):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
@@ -477,10 +488,17 @@ class Listener:
     def _acknowledge(self, prepared: list) -> list:
         """Store the messages among `prepared` as one batch; each one's acknowledgement
         in order (the refusals and Nones as they are)."""
+        return self._acks(prepared, self._store_read(prepared))
+
+    def _store_read(self, prepared: list) -> list[Outcome]:
+        """Store the messages among `prepared` (read frames, refusals, Nones)."""
         messages = [m for m in prepared if isinstance(m, AnalyzerMessage)]
-        outcomes = iter(self._deliver(messages) if messages else [])
+        return self._deliver(messages) if messages else []
+
+    def _acks(self, prepared: list, outcomes: list[Outcome]) -> list:
+        found = iter(outcomes)
         return [
-            self._ack(m, next(outcomes)) if isinstance(m, AnalyzerMessage) else m for m in prepared
+            self._ack(m, next(found)) if isinstance(m, AnalyzerMessage) else m for m in prepared
         ]
 
     def _read(self, data: bytes, peer: str) -> AnalyzerMessage | str:
@@ -531,45 +549,87 @@ class Listener:
             return False
         return True
 
-    def _next_batch(self) -> list[_Incoming]:
-        """Every frame waiting (up to MAX_BATCH); empty once stopping with none left.
+    def _next_batch(self) -> tuple[list[_Incoming], list, int]:
+        """The frames waiting, and those that arrive while the store is busy with the
+        other thread's batch (up to MAX_BATCH), each read as it is taken; returned with
+        the batch's turn once the store is free (it is then busy with this batch).
+        Empty once stopping with none left. One thread gathers at a time."""
+        batch: list[_Incoming] = []
+        prepared: list = []
+        while True:
+            with self._queued:
+                self._queued.wait_for(
+                    lambda: (
+                        (self._queue and len(batch) < MAX_BATCH)
+                        or (batch and not self._busy)
+                        or (not batch and self._stopping.is_set())
+                    )
+                )
+                room = MAX_BATCH - len(batch)
+                taken = self._queue[:room]
+                del self._queue[:room]
+                if not taken:
+                    if not batch:
+                        return [], [], 0
+                    self._busy = True
+                    self._turns += 1
+                    self.batches += 1
+                    self.batched += len(batch)
+                    return batch, prepared, self._turns
+            prepared.extend(self._prepared(i) for i in taken)
+            batch.extend(taken)
 
-        No waiting for more: while one batch is stored the next one gathers, and a
-        batch's fixed cost (about ten statements) is small beside its messages'."""
-        with self._queued:
-            self._queued.wait_for(lambda: self._queue or self._stopping.is_set())
-            batch = self._queue[:MAX_BATCH]
-            del self._queue[:MAX_BATCH]
-            return batch
+    def _prepared(self, incoming: _Incoming) -> AnalyzerMessage | str | None:
+        try:
+            return self._prepare(incoming.frame, incoming.peer)
+        except Exception:  # the listener's own fault: answered AE, so the analyzer resends
+            log.exception("HL7 listener: a frame from %s could not be read", incoming.peer)
+            return self._ack(incoming.frame.head.decode("utf-8", "replace"), _internal_error())
 
     def _store_loop(self) -> None:
         try:
-            while batch := self._next_batch():
-                self._answer(batch)
+            while True:
+                with self._gathering:
+                    batch, prepared, turn = self._next_batch()
+                if not batch:
+                    break
+                self._answer(batch, prepared, turn)
         finally:
             with self._queued:
                 self._storing = False
                 left, self._queue = self._queue, []
-            for incoming in left:
-                self._answer([incoming])
+            for incoming in left:  # handed over as the listener stopped
+                ack = self.answer(incoming.frame, incoming.peer)
+                if ack is not None:
+                    _send(incoming.sock, incoming.peer, frame_bytes(ack))
             connections.close_all()
 
-    def _answer(self, batch: list[_Incoming]) -> None:
-        """Read, store and acknowledge a batch of frames from any connections: all the
-        listener's work on a message but the socket's reading happens here, in one
-        thread (threads taking turns at the interpreter per message cost more than the
-        work itself: 3.7 ms of CPU a message against 1.5 in one thread)."""
+    def _answer(self, batch: list[_Incoming], prepared: list, turn: int) -> None:
+        """Store a batch and send its acknowledgements. The store is free for the other
+        thread's batch as soon as this one is stored; acknowledgements go out in the
+        batches' order."""
         try:
-            acks = self._acknowledge([self._prepare(i.frame, i.peer) for i in batch])
+            try:
+                outcomes = self._store_read(prepared)
+            finally:
+                with self._queued:
+                    self._busy = False
+                    self._queued.notify_all()
+            acks = self._acks(prepared, outcomes)
         except Exception:  # the listener's own fault: answered AE, so the analyzer resends
             log.exception("HL7 listener: a batch of %d message(s) failed", len(batch))
             failed = _internal_error()
             acks = [self._ack(i.frame.head.decode("utf-8", "replace"), failed) for i in batch]
-        self.batches += 1
-        self.batched += len(batch)
-        for incoming, ack in zip(batch, acks, strict=True):
-            if ack is not None:
-                _send(incoming.sock, incoming.peer, frame_bytes(ack))
+        with self._queued:
+            self._queued.wait_for(lambda: self._acknowledged == turn - 1)
+        try:
+            for incoming, ack in zip(batch, acks, strict=True):
+                if ack is not None:
+                    _send(incoming.sock, incoming.peer, frame_bytes(ack))
+        finally:
+            with self._queued:
+                self._acknowledged = turn
+                self._queued.notify_all()
 
     def _deliver(self, messages: list[AnalyzerMessage]) -> list[Outcome]:
         if not self.spool.empty():  # earlier messages wait there: keep the order
