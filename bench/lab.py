@@ -354,7 +354,6 @@ def _orders(count: int, mix: float) -> list[str]:
 def _setup(total: int, mix: float, history: int = 0) -> dict:
     from ajeya.core.roles import Role
     from ajeya.lab import catalogue, services
-    from ajeya.lab.models import OrderSource
     from ajeya.patients.models import Patient
     from ajeya.patients.seed import seed_patients
 
@@ -373,13 +372,7 @@ def _setup(total: int, mix: float, history: int = 0) -> dict:
     samples = []
     for patient, panel in zip(patients, panels, strict=True):
         t0 = time.perf_counter()
-        order = services.order_create(
-            actor=technician,
-            patient=patient,
-            tests=[panel],
-            source=OrderSource.WALK_IN,
-            referring_doctor="Dr. Outside Referrer",
-        )
+        order = _walk_in(patient, panel, technician)
         t1 = time.perf_counter()
         (sample,) = order.samples.all()
         sample = services.sample_collect(actor=technician, sample=sample)
@@ -398,6 +391,19 @@ def _setup(total: int, mix: float, history: int = 0) -> dict:
     }
 
 
+def _walk_in(patient, panel: str, technician):
+    from ajeya.lab import services
+    from ajeya.lab.models import OrderSource
+
+    return services.order_create(
+        actor=technician,
+        patient=patient,
+        tests=[panel],
+        source=OrderSource.WALK_IN,
+        referring_doctor="Dr. Outside Referrer",
+    )
+
+
 def _history(patients, panels, technician, pathologist) -> None:
     """An earlier order of the same panel for each of `patients`, its results from the
     analyzer (stored through the services, as the listener stores them), verified and
@@ -406,19 +412,12 @@ def _history(patients, panels, technician, pathologist) -> None:
     laboratory's do."""
     from ajeya.core import context
     from ajeya.lab import hl7, services
-    from ajeya.lab.models import OrderSource
     from ajeya.lab.spool import hl7_context
 
     rng = random.Random(5)
     accessions, messages = [], []
     for n, (patient, panel) in enumerate(zip(patients, panels, strict=True), start=1):
-        order = services.order_create(
-            actor=technician,
-            patient=patient,
-            tests=[panel],
-            source=OrderSource.WALK_IN,
-            referring_doctor="Dr. Outside Referrer",
-        )
+        order = _walk_in(patient, panel, technician)
         (sample,) = order.samples.all()
         services.sample_collect(actor=technician, sample=sample)
         services.sample_receive(actor=technician, accession=sample.accession)
