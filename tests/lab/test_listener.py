@@ -468,9 +468,9 @@ class Recorded:
             self.add("read", message.control_id)
             return message
 
-        def sending(sock, peer, data):
-            send(sock, peer, data)
+        def sending(sock, peer, data):  # noted first: the analyzer may read it at once
             self.add("ack", s.parse_ack(data[1:-2].decode())["MSA"][2])
+            send(sock, peer, data)
 
         monkeypatch.setattr(listener, "_prepare", reading)
         monkeypatch.setattr(listener_module, "_send", sending)
