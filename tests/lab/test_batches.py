@@ -19,6 +19,7 @@ from ajeya.lab.spool import Spool, hl7_context
 from ajeya.ledger.models import LedgerEntry
 from ajeya.ledger.verification import verify
 from tests.lab import factories as lab
+from tests.plans import sqlite_plans, through_other_indexes, unnarrowed
 
 pytestmark = pytest.mark.django_db
 
@@ -204,27 +205,13 @@ def test_an_analyzer_that_never_reads_its_acknowledgements_is_disconnected(caplo
             ours.send(b"more")
 
 
-def _plans(sqls: list[str]) -> dict[str, list[str]]:
-    """SQLite's query plan of each SELECT among `sqls` (as Django logged them)."""
-    from django.db import connection
-
-    plans = {}
-    with connection.cursor() as cursor:
-        for sql in sqls:
-            if sql.lstrip().upper().startswith("SELECT"):
-                cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
-                plans[sql] = [row[-1] for row in cursor.fetchall()]
-    return plans
-
-
 def test_every_read_of_a_batch_goes_by_an_index_that_narrows_it_to_the_batch():
     """The batch's reads must cost the same in a laboratory's tenth year as on its
-    first day: none may read a whole table, nor every result of a status (the status
-    index holds nearly every result the hospital has, once they are authorised).
+    first day: none may read a whole table, and results are read only through their
+    items (nearly every result in the hospital shares one status once authorised).
     SQLite's plans here are the plans of a big database: Django never runs ANALYZE,
     so SQLite plans without statistics whatever the tables hold."""
     from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
     if connection.vendor != "sqlite":
         pytest.skip("PostgreSQL plans by its statistics; a tiny test table is scanned")
@@ -235,18 +222,13 @@ def test_every_read_of_a_batch_goes_by_an_index_that_narrows_it_to_the_batch():
     services.results_authorise(actor=lab.pathologist(), sample=earlier.accession)
     (now,) = lab.received(lab.walk_in(["CBC"], patient=patient))
     messages = [lab.oru(now.accession, [("HGB", "13.4")], control_id="N1"), *mixed_messages()]
-    with CaptureQueriesContext(connection) as captured:
-        outcomes = services.analyzer_messages_store(messages)
+    outcomes, plans = sqlite_plans(lambda: services.analyzer_messages_store(messages))
     assert outcomes[0].ack == "AA"
     assert Result.objects.get(message__control_id="N1").previous_value == "13.0"
-    plans = _plans([q["sql"] for q in captured.captured_queries])
     assert any("lab_result" in sql and "authorised" in sql for sql in plans)  # delta check
-    for sql, plan in plans.items():
-        for step in plan:
-            full_scan = step.startswith("SCAN") and " USING " not in step
-            assert not full_scan, f"{step} in: {sql}"
-            assert "result_status" not in step, f"{step} in: {sql}"
-            assert "result_delta" not in step, f"{step} in: {sql}"
+    assert unnarrowed(plans) == []
+    # Every read of results goes through their items (the sample's, the patient's).
+    assert through_other_indexes(plans, "lab_result", "item_id") == []
 
 
 def test_the_same_control_id_from_another_analyzer_or_facility_is_another_message():

@@ -285,3 +285,43 @@ def test_list_reads_cost_the_same_for_few_or_many(name, django_assert_num_querie
     add_orders(patient, 4)
     with django_assert_num_queries(len(few)):
         assert len(read(patient)) == 5
+
+
+# -- reads that stay narrow as the laboratory grows ---------------------------------------
+
+
+def _reads():
+    import datetime as dt
+
+    from ajeya.billing import capture
+    from ajeya.downtime import census
+    from ajeya.lab import tat
+
+    return {
+        "discharge summary investigations": lambda: selectors.investigations_for_admission(1),
+        "section worklist": lambda: selectors.worklist(section="haematology"),
+        "analyzer worklist": lambda: selectors.worklist(section="haematology", tests=[1, 2]),
+        "laboratory home counts": selectors.home_counts,
+        "turnaround dashboard": lambda: tat.authorised_times(tat.period()),
+        "downtime census results": lambda: census._results([1, 2]),
+        "billing capture of lab items": lambda: list(
+            capture._lab_items(dt.datetime(2026, 11, 1, tzinfo=dt.UTC), None)
+        ),
+    }
+
+
+@pytest.mark.parametrize("name", list(_reads()))
+def test_the_laboratorys_reads_go_by_an_index_that_narrows_them(name):
+    """No page or job reads a growing table whole, and results are read only through
+    their items: an index on a result's status (or test) alone drew SQLite into
+    reading every authorised result in the hospital for one discharge summary. SQLite
+    plans without statistics, so these are the plans of a hospital's tenth year."""
+    from tests.plans import sqlite_plans, through_other_indexes, unnarrowed
+
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL plans by its statistics; a tiny test table is scanned")
+    lab.load_catalogue()
+    _, plans = sqlite_plans(_reads()[name])
+    assert plans, "the read made no query"
+    assert unnarrowed(plans) == []
+    assert through_other_indexes(plans, "lab_result", "item_id") == []
