@@ -5,6 +5,33 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+# The references' own indexes on results, by the names 0001 gave them (Django's
+# schema editor names them the same way on SQLite and PostgreSQL).
+DROPPED = {
+    "analyzer_id": "lab_result_analyzer_id_419cd236",
+    "authorised_by_id": "lab_result_authorised_by_id_4f4dd248",
+    "entered_by_id": "lab_result_entered_by_id_7edb4cb9",
+    "item_id": "lab_result_item_id_a5a2bf58",
+    "message_id": "lab_result_message_id_854261c5",
+    "test_id": "lab_result_test_id_7a7e885a",
+    "verified_by_id": "lab_result_verified_by_id_eb56e136",
+}
+
+
+def _unindexed(name, to, *, optional=True, related_name="+"):
+    """Result.<name> as a reference without an index of its own."""
+    options = {"blank": True, "null": True} if optional else {}
+    if related_name:
+        options["related_name"] = related_name
+    return migrations.AlterField(
+        model_name="result",
+        name=name,
+        field=models.ForeignKey(
+            db_index=False, on_delete=django.db.models.deletion.PROTECT, to=to, **options
+        ),
+    )
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("ipd", "0002_manner_of_death"),
@@ -27,115 +54,21 @@ class Migration(migrations.Migration):
         # schema editor copies the whole table once for each field altered.
         migrations.SeparateDatabaseAndState(
             state_operations=[
-                migrations.AlterField(
-                    model_name="result",
-                    name="analyzer",
-                    field=models.ForeignKey(
-                        blank=True,
-                        db_index=False,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        to="lab.analyzer",
-                    ),
+                _unindexed("analyzer", "lab.analyzer", related_name=None),
+                *(
+                    _unindexed(name, settings.AUTH_USER_MODEL)
+                    for name in ("authorised_by", "entered_by", "verified_by")
                 ),
-                migrations.AlterField(
-                    model_name="result",
-                    name="authorised_by",
-                    field=models.ForeignKey(
-                        blank=True,
-                        db_index=False,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="result",
-                    name="entered_by",
-                    field=models.ForeignKey(
-                        blank=True,
-                        db_index=False,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="result",
-                    name="item",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="results",
-                        to="lab.orderitem",
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="result",
-                    name="message",
-                    field=models.ForeignKey(
-                        blank=True,
-                        db_index=False,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="lab.inboundmessage",
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="result",
-                    name="test",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="lab.labtest",
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="result",
-                    name="verified_by",
-                    field=models.ForeignKey(
-                        blank=True,
-                        db_index=False,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                _unindexed("item", "lab.orderitem", optional=False, related_name="results"),
+                _unindexed("message", "lab.inboundmessage"),
+                _unindexed("test", "lab.labtest", optional=False),
             ],
             database_operations=[
                 migrations.RunSQL(
-                    'DROP INDEX IF EXISTS "lab_result_analyzer_id_419cd236"',
-                    reverse_sql='CREATE INDEX "lab_result_analyzer_id_419cd236" ON "lab_result" ("analyzer_id")',
-                ),
-                migrations.RunSQL(
-                    'DROP INDEX IF EXISTS "lab_result_authorised_by_id_4f4dd248"',
-                    reverse_sql='CREATE INDEX "lab_result_authorised_by_id_4f4dd248" ON "lab_result" ("authorised_by_id")',
-                ),
-                migrations.RunSQL(
-                    'DROP INDEX IF EXISTS "lab_result_entered_by_id_7edb4cb9"',
-                    reverse_sql='CREATE INDEX "lab_result_entered_by_id_7edb4cb9" ON "lab_result" ("entered_by_id")',
-                ),
-                migrations.RunSQL(
-                    'DROP INDEX IF EXISTS "lab_result_item_id_a5a2bf58"',
-                    reverse_sql='CREATE INDEX "lab_result_item_id_a5a2bf58" ON "lab_result" ("item_id")',
-                ),
-                migrations.RunSQL(
-                    'DROP INDEX IF EXISTS "lab_result_message_id_854261c5"',
-                    reverse_sql='CREATE INDEX "lab_result_message_id_854261c5" ON "lab_result" ("message_id")',
-                ),
-                migrations.RunSQL(
-                    'DROP INDEX IF EXISTS "lab_result_test_id_7a7e885a"',
-                    reverse_sql='CREATE INDEX "lab_result_test_id_7a7e885a" ON "lab_result" ("test_id")',
-                ),
-                migrations.RunSQL(
-                    'DROP INDEX IF EXISTS "lab_result_verified_by_id_eb56e136"',
-                    reverse_sql='CREATE INDEX "lab_result_verified_by_id_eb56e136" ON "lab_result" ("verified_by_id")',
-                ),
+                    f'DROP INDEX IF EXISTS "{name}"',
+                    reverse_sql=f'CREATE INDEX "{name}" ON "lab_result" ("{column}")',
+                )
+                for column, name in DROPPED.items()
             ],
         ),
         migrations.AddIndex(
