@@ -6,6 +6,7 @@ hospital's tenth year."""
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -27,28 +28,38 @@ GROWING = (
 
 
 def sqlite_plans(work: Callable[[], Any]) -> tuple[Any, dict[str, list[str]]]:
-    """`work()`'s value, and SQLite's plan of each SELECT it made (as Django logged it)."""
+    """`work()`'s value, and SQLite's plan of each statement it made that reads rows
+    (SELECT, WITH, UPDATE, DELETE), as Django logged it."""
     with CaptureQueriesContext(connection) as captured:
         value = work()
     plans = {}
     with connection.cursor() as cursor:
         for query in captured.captured_queries:
             sql = query["sql"]
-            if sql.lstrip().upper().startswith("SELECT"):
+            if sql.lstrip().upper().startswith(("SELECT", "WITH", "UPDATE", "DELETE")):
                 cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
-                plans[sql] = [row[-1] for row in cursor.fetchall()]
+                plans[sql] = [_step(row[-1]) for row in cursor.fetchall()]
     return value, plans
 
 
+def _step(text: str) -> str:
+    """A plan step as SQLite 3.36 and later write it (before: `SCAN TABLE x`)."""
+    for verb in ("SCAN", "SEARCH"):
+        text = text.replace(f"{verb} TABLE ", f"{verb} ", 1)
+    return text
+
+
 def unnarrowed(plans: dict[str, list[str]]) -> list[str]:
-    """The steps that read a growing table whole: a scan without an index."""
+    """The steps that read a growing table (or all of an index of one) from end to end:
+    any SCAN of it, but one that a statement's `LIMIT 1` stops at its first row (the
+    ledger's head, read down its sequence)."""
     return [
         f"{step} in: {sql}"
         for sql, plan in plans.items()
         for step in plan
         if step.startswith("SCAN")
-        and " USING " not in step
         and step.split()[1] in {*GROWING, *_aliases(sql)}
+        and not (" USING " in step and re.search(r"\bLIMIT 1\s*$", sql))
     ]
 
 
@@ -72,8 +83,9 @@ def through_other_indexes(plans: dict[str, list[str]], table: str, column: str) 
 
 
 def _aliases(sql: str) -> set[str]:
-    """Aliases the statement gives growing tables (`FROM "lab_result" r` is `SCAN r`)."""
-    words = sql.replace('"', "").replace(",", " ").split()
+    """Aliases the statement gives growing tables (`FROM "lab_result" r` or
+    `… AS r` is `SCAN r`)."""
+    words = [w for w in sql.replace('"', "").replace(",", " ").split() if w.upper() != "AS"]
     return {
         after
         for table, after in itertools.pairwise(words)

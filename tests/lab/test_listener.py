@@ -556,3 +556,37 @@ def test_acknowledgements_go_out_in_the_order_of_their_batches(serve, monkeypatc
         assert a.ack()["MSA"][1:3] == ["AA", "A1"]
     assert recorded.of("store") == [["A1"], ["B1"]]
     assert recorded.of("ack") == ["A1", "B1"]
+
+
+def test_an_acknowledgement_that_fails_costs_no_other_its_own(serve, monkeypatch, caplog):
+    """A bug in sending one acknowledgement: the others of its batch are sent, its
+    turn is marked done (the batches after it wait for it), and the store threads
+    carry on."""
+    listener = serve(store=lambda messages: recorded.store(messages))
+    recorded = Recorded(listener, monkeypatch, hold="X1")
+    send = listener_module._send
+
+    def failing(sock, peer, data):
+        if b"|A1|" in data:
+            raise RuntimeError("a bug while answering")
+        send(sock, peer, data)
+
+    monkeypatch.setattr(listener_module, "_send", failing)
+    with (
+        Client(listener.address) as x,
+        Client(listener.address) as a,
+        Client(listener.address) as b,
+    ):
+        x.send(s.oru(control_id="X1"))
+        recorded.wait("store", ["X1"])  # held: A1 and B1 gather into one batch
+        a.send(s.oru(control_id="A1"))
+        b.send(s.oru(control_id="B1"))
+        recorded.wait("read", "A1")
+        recorded.wait("read", "B1")
+        recorded.release.set()
+        assert x.ack()["MSA"][1:3] == ["AA", "X1"]
+        assert b.ack()["MSA"][1:3] == ["AA", "B1"]  # A1's failed in the same batch
+        assert b.exchange(s.oru(control_id="B2"))["MSA"][1:3] == ["AA", "B2"]
+        assert a.exchange(s.oru(control_id="A2"))["MSA"][1:3] == ["AA", "A2"]
+    assert sorted(recorded.of("store")[1]) == ["A1", "B1"]
+    assert "could not acknowledge 127.0.0.1" in caplog.text

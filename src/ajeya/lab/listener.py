@@ -538,7 +538,7 @@ class Listener:
             queued = self._storing
             if queued:
                 self._queue.append(_Incoming(sock, peer, frame))
-                self._queued.notify()
+                self._queued.notify_all()  # the gatherer, whichever thread it is
         if queued:
             return True
         ack = self.answer(frame, peer)
@@ -552,8 +552,9 @@ class Listener:
     def _next_batch(self) -> tuple[list[_Incoming], list, int]:
         """The frames waiting, and those that arrive while the store is busy with the
         other thread's batch (up to MAX_BATCH), each read as it is taken; returned with
-        the batch's turn once the store is free (it is then busy with this batch).
-        Empty once stopping with none left. One thread gathers at a time."""
+        the batch's turn once the store is free and no frame waits unread (the store is
+        then busy with this batch). Empty once stopping with none left. One thread
+        gathers at a time."""
         batch: list[_Incoming] = []
         prepared: list = []
         while True:
@@ -593,21 +594,44 @@ class Listener:
                     batch, prepared, turn = self._next_batch()
                 if not batch:
                     break
-                self._answer(batch, prepared, turn)
+                try:
+                    self._answer(batch, prepared, turn)
+                except Exception:  # a bug in answering one batch: the next still is
+                    log.exception("HL7 listener: a batch of %d could not be answered", len(batch))
         finally:
             with self._queued:
                 self._storing = False
                 left, self._queue = self._queue, []
             for incoming in left:  # handed over as the listener stopped
-                ack = self.answer(incoming.frame, incoming.peer)
+                prepared = [self._prepared(incoming)]
+                (ack,) = self._stored_acks([incoming], prepared)
                 if ack is not None:
                     _send(incoming.sock, incoming.peer, frame_bytes(ack))
             connections.close_all()
 
     def _answer(self, batch: list[_Incoming], prepared: list, turn: int) -> None:
-        """Store a batch and send its acknowledgements. The store is free for the other
-        thread's batch as soon as this one is stored; acknowledgements go out in the
-        batches' order."""
+        """Store a batch and send its acknowledgements once the batch before it has sent
+        its own; its turn is marked done whatever happens (every later batch waits
+        for it)."""
+        try:
+            acks = self._stored_acks(batch, prepared)
+            with self._queued:
+                self._queued.wait_for(lambda: self._acknowledged == turn - 1)
+            for incoming, ack in zip(batch, acks, strict=True):
+                if ack is not None:
+                    try:
+                        _send(incoming.sock, incoming.peer, frame_bytes(ack))
+                    except Exception:  # a bug with one answer: the others still go
+                        log.exception("HL7 listener: could not acknowledge %s", incoming.peer)
+        finally:
+            with self._queued:
+                self._queued.wait_for(lambda: self._acknowledged == turn - 1)
+                self._acknowledged = turn
+                self._queued.notify_all()
+
+    def _stored_acks(self, batch: list[_Incoming], prepared: list) -> list:
+        """Store the batch; the store is free for the other thread's batch as soon as
+        this one is stored, before its acknowledgements are built."""
         try:
             try:
                 outcomes = self._store_read(prepared)
@@ -615,21 +639,11 @@ class Listener:
                 with self._queued:
                     self._busy = False
                     self._queued.notify_all()
-            acks = self._acks(prepared, outcomes)
+            return self._acks(prepared, outcomes)
         except Exception:  # the listener's own fault: answered AE, so the analyzer resends
             log.exception("HL7 listener: a batch of %d message(s) failed", len(batch))
             failed = _internal_error()
-            acks = [self._ack(i.frame.head.decode("utf-8", "replace"), failed) for i in batch]
-        with self._queued:
-            self._queued.wait_for(lambda: self._acknowledged == turn - 1)
-        try:
-            for incoming, ack in zip(batch, acks, strict=True):
-                if ack is not None:
-                    _send(incoming.sock, incoming.peer, frame_bytes(ack))
-        finally:
-            with self._queued:
-                self._acknowledged = turn
-                self._queued.notify_all()
+            return [self._ack(i.frame.head.decode("utf-8", "replace"), failed) for i in batch]
 
     def _deliver(self, messages: list[AnalyzerMessage]) -> list[Outcome]:
         if not self.spool.empty():  # earlier messages wait there: keep the order

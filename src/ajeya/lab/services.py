@@ -728,16 +728,16 @@ def _previous_results_of(wanted: list[tuple[int, int, set[int]]]) -> list[dict[i
         return [{} for _ in wanted]
     # From the patients to their orders, items and results: the only way that reads
     # just their rows. SQLite has no statistics to tell it so (Django never runs
-    # ANALYZE), and took the results by their status index: every authorised result in
+    # ANALYZE), and once took the results by a status index: every authorised result in
     # the hospital, in every batch. CROSS JOIN fixes SQLite's loop order (PostgreSQL
-    # plans it as a plain join), and `|| ''` keeps it off the status index.
+    # plans it as a plain join); results are then found by (item, status).
     sql = (
         "SELECT o.patient_id, i.order_id, r.test_id, r.value, r.numeric_value, "  # noqa: S608
         f"r.authorised_at FROM {raw.table(LabOrder, 'o')} "
         f"CROSS JOIN {raw.table(OrderItem, 'i')} CROSS JOIN {raw.table(Result, 'r')} "
         f"WHERE i.order_id = o.id AND r.item_id = i.id "
         f"AND o.patient_id IN ({raw.marks(len(patients))}) "
-        f"AND r.test_id IN ({raw.marks(len(tests))}) AND r.status || '' = %s "
+        f"AND r.test_id IN ({raw.marks(len(tests))}) AND r.status = %s "
         "ORDER BY r.test_id, r.authorised_at DESC"
     )
     names = ("patient_id", "order_id", "test_id", "value", "numeric_value", "authorised_at")
