@@ -406,30 +406,27 @@ def _walk_in(patient, panel: str, technician):
 
 def _history(patients, panels, technician, pathologist) -> None:
     """An earlier order of the same panel for each of `patients`, its results from the
-    analyzer (stored through the services, as the listener stores them), verified and
-    authorised: the delta check of the measured messages then finds a previous value,
-    and the tables hold authorised results and earlier messages, as a working
-    laboratory's do."""
-    from ajeya.core import context
-    from ajeya.lab import hl7, services
-    from ajeya.lab.spool import hl7_context
+    analyzer (stored in batches by the listener's own `process_many`, in this process),
+    verified and authorised: the delta check of the measured messages then finds a
+    previous value, and the tables hold authorised results and earlier messages, as a
+    working laboratory's do."""
+    from ajeya.lab import services
+    from ajeya.lab.listener import Listener
 
     rng = random.Random(5)
-    accessions, messages = [], []
+    accessions, frames = [], []
     for n, (patient, panel) in enumerate(zip(patients, panels, strict=True), start=1):
         order = _walk_in(patient, panel, technician)
         (sample,) = order.samples.all()
         services.sample_collect(actor=technician, sample=sample)
         services.sample_receive(actor=technician, accession=sample.accession)
-        data = _message(panel, sample.accession, patient.uhid, f"BENCH-H{n:06d}", rng)
-        message = hl7.read_oru(hl7.decode(data))
-        message.context = hl7_context("127.0.0.1", context.new_request_id(), "bench")
-        messages.append(message)
+        frames.append(_message(panel, sample.accession, patient.uhid, f"BENCH-H{n:06d}", rng))
         accessions.append(sample.accession)
-    for start in range(0, len(messages), BATCH):
-        outcomes = services.analyzer_messages_store(messages[start : start + BATCH])
-        if any(o.ack != "AA" for o in outcomes):
-            raise SystemExit(f"a history message was refused: {outcomes}")
+    listener = Listener("127.0.0.1", 0)
+    for start in range(0, len(frames), BATCH):
+        acks = listener.process_many(frames[start : start + BATCH], "127.0.0.1")
+        if not all("MSA|AA|" in ack for ack in acks):
+            raise SystemExit(f"a history message was refused: {acks}")
     for accession in accessions:
         services.results_verify(actor=technician, sample=accession)
         services.results_authorise(actor=pathologist, sample=accession)

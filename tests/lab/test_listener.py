@@ -590,3 +590,34 @@ def test_an_acknowledgement_that_fails_costs_no_other_its_own(serve, monkeypatch
         assert a.exchange(s.oru(control_id="A2"))["MSA"][1:3] == ["AA", "A2"]
     assert sorted(recorded.of("store")[1]) == ["A1", "B1"]
     assert "could not acknowledge 127.0.0.1" in caplog.text
+
+
+def test_a_frame_that_cannot_be_read_for_a_bug_is_answered_ae_and_costs_no_other(
+    serve, monkeypatch, caplog
+):
+    """A bug while reading one frame of a batch (not a malformed message: those are
+    refused as HL7 says): that frame is answered AE 207 with its control id, the others
+    of its batch are stored, and the listener goes on."""
+    stored: list[str] = []
+
+    def store(messages):
+        stored.extend(m.control_id for m in messages)
+        return accept_all(messages)
+
+    listener = serve(store=store)
+    read = listener._prepare
+
+    def buggy(frame, peer):
+        if b"|R2|" in frame.data:
+            raise RuntimeError("a bug while reading")
+        return read(frame, peer)
+
+    monkeypatch.setattr(listener, "_prepare", buggy)
+    with Client(listener.address) as client:
+        assert client.exchange(s.oru(control_id="R1"))["MSA"][1:3] == ["AA", "R1"]
+        refused = client.exchange(s.oru(control_id="R2"))
+        assert refused["MSA"][1:3] == ["AE", "R2"]
+        assert refused["ERR"][3].startswith("207")
+        assert client.exchange(s.oru(control_id="R3"))["MSA"][1:3] == ["AA", "R3"]
+    assert stored == ["R1", "R3"]
+    assert "a frame from 127.0.0.1 could not be read" in caplog.text

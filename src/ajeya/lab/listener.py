@@ -585,7 +585,10 @@ class Listener:
             return self._prepare(incoming.frame, incoming.peer)
         except Exception:  # the listener's own fault: answered AE, so the analyzer resends
             log.exception("HL7 listener: a frame from %s could not be read", incoming.peer)
-            return self._ack(incoming.frame.head.decode("utf-8", "replace"), _internal_error())
+            return self._failed_ack(incoming)
+
+    def _failed_ack(self, incoming: _Incoming) -> str:
+        return self._ack(incoming.frame.head.decode("utf-8", "replace"), _internal_error())
 
     def _store_loop(self) -> None:
         try:
@@ -594,29 +597,27 @@ class Listener:
                     batch, prepared, turn = self._next_batch()
                 if not batch:
                     break
-                try:
-                    self._answer(batch, prepared, turn)
-                except Exception:  # a bug in answering one batch: the next still is
-                    log.exception("HL7 listener: a batch of %d could not be answered", len(batch))
+                self._answer(batch, prepared, turn)
         finally:
             with self._queued:
                 self._storing = False
                 left, self._queue = self._queue, []
             for incoming in left:  # handed over as the listener stopped
-                prepared = [self._prepared(incoming)]
-                (ack,) = self._stored_acks([incoming], prepared)
+                (ack,) = self._guarded(
+                    [incoming], lambda i=incoming: [self.answer(i.frame, i.peer)]
+                )
                 if ack is not None:
                     _send(incoming.sock, incoming.peer, frame_bytes(ack))
             connections.close_all()
 
     def _answer(self, batch: list[_Incoming], prepared: list, turn: int) -> None:
-        """Store a batch and send its acknowledgements once the batch before it has sent
-        its own; its turn is marked done whatever happens (every later batch waits
-        for it)."""
+        """Store a batch (the store is then free for the other thread's), and send its
+        acknowledgements once the batch before it has sent its own; its turn is marked
+        done whatever happens (every later batch waits for it)."""
+        acks = self._guarded(batch, lambda: self._acks(prepared, self._stored(prepared)))
+        with self._queued:
+            self._queued.wait_for(lambda: self._acknowledged == turn - 1)
         try:
-            acks = self._stored_acks(batch, prepared)
-            with self._queued:
-                self._queued.wait_for(lambda: self._acknowledged == turn - 1)
             for incoming, ack in zip(batch, acks, strict=True):
                 if ack is not None:
                     try:
@@ -625,25 +626,26 @@ class Listener:
                         log.exception("HL7 listener: could not acknowledge %s", incoming.peer)
         finally:
             with self._queued:
-                self._queued.wait_for(lambda: self._acknowledged == turn - 1)
                 self._acknowledged = turn
                 self._queued.notify_all()
 
-    def _stored_acks(self, batch: list[_Incoming], prepared: list) -> list:
-        """Store the batch; the store is free for the other thread's batch as soon as
-        this one is stored, before its acknowledgements are built."""
+    def _stored(self, prepared: list) -> list[Outcome]:
+        """`_store_read`, then the store is free for the other thread's batch."""
         try:
-            try:
-                outcomes = self._store_read(prepared)
-            finally:
-                with self._queued:
-                    self._busy = False
-                    self._queued.notify_all()
-            return self._acks(prepared, outcomes)
-        except Exception:  # the listener's own fault: answered AE, so the analyzer resends
+            return self._store_read(prepared)
+        finally:
+            with self._queued:
+                self._busy = False
+                self._queued.notify_all()
+
+    def _guarded(self, batch: list[_Incoming], work) -> list:
+        """`work()`'s acknowledgements of the batch; if it fails, each frame is answered
+        AE (the listener's own fault: the analyzer resends)."""
+        try:
+            return work()
+        except Exception:
             log.exception("HL7 listener: a batch of %d message(s) failed", len(batch))
-            failed = _internal_error()
-            return [self._ack(i.frame.head.decode("utf-8", "replace"), failed) for i in batch]
+            return [self._failed_ack(i) for i in batch]
 
     def _deliver(self, messages: list[AnalyzerMessage]) -> list[Outcome]:
         if not self.spool.empty():  # earlier messages wait there: keep the order

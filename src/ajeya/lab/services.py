@@ -1330,7 +1330,7 @@ def _seen_many(messages: list[AnalyzerMessage]) -> dict[tuple[str, str, str], Ou
     # Each part of the key in a list of its own: the unique index on (application,
     # facility, control id) answers the three lists; a condition on the control id alone
     # read every message the laboratory ever received, in every batch.
-    apps, facilities, ids = (sorted({key[n] for key in wanted}) for n in range(3))
+    apps, facilities, ids = (sorted(set(part)) for part in zip(*wanted, strict=True))
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT sending_application, sending_facility, control_id, ack_code, detail, "  # noqa: S608

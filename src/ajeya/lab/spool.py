@@ -234,8 +234,7 @@ class Spool:
         with self._changed:
             path.unlink(missing_ok=True)
             _fsync_directory(self.directory)
-            self._count = max(self._count - 1, 0)
-            self._changed.notify_all()
+            self._gone(path)
 
     def crashed(self, path: Path) -> int:
         """Count a store process that died storing this file; the count so far."""
@@ -251,9 +250,14 @@ class Spool:
             os.rename(path, target)
             _fsync_directory(self.rejected_dir)
             _fsync_directory(self.directory)
-            self._count = max(self._count - 1, 0)
-            self._changed.notify_all()
+            self._gone(path)
         return target
+
+    def _gone(self, path: Path) -> None:
+        """A spooled file left the spool (stored, or set aside); under `_changed`."""
+        self._count = max(self._count - 1, 0)
+        self._crashes.pop(path.name, None)
+        self._changed.notify_all()
 
     def reject(self, data: bytes, *, reason: str, peer: str = "") -> Path:
         """Keep a frame the listener refused or could not read, and why."""
